@@ -1,0 +1,10 @@
+"""What the bot does, platform-agnostic: one module per capability.
+
+Importing this package registers every built-in command in the default registry.
+"""
+
+from __future__ import annotations
+
+from commands import audit, help, locks, status
+
+__all__ = ["audit", "help", "locks", "status"]

@@ -1,0 +1,154 @@
+"""The composition root: opens every resource in one ``AsyncExitStack`` and hands
+them to the dispatcher, adapters and workflows. Nothing here is a global."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from types import TracebackType
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+import commands  # noqa: F401  (registers the built-in commands)
+from bot import __version__
+from bot.config import BotConfig
+from bot.context import Services
+from bot.dispatcher import Dispatcher
+from bot.metrics import Metrics
+from bot.outbox import Outbox
+from bot.permissions import Permissions
+from bot.registry import DEFAULT_REGISTRY, Registry
+from bot.tasks import TaskSupervisor
+from bot.web import WebServer
+from state.store import Store
+
+log = logging.getLogger("testnet_bot.app")
+
+
+class Bot:
+    """One running bot. ``async with Bot(config) as bot:`` starts it; leaving the
+    block stops it cleanly (work in flight stays recorded in the database)."""
+
+    def __init__(
+        self,
+        config: BotConfig,
+        *,
+        registry: Registry = DEFAULT_REGISTRY,
+        clock: Callable[[], float] = time.time,
+        serve_http: bool = True,
+        resume_runs: bool = True,
+        config_source: str = "built-in defaults",
+    ) -> None:
+        self.config = config
+        self.registry = registry
+        self.clock = clock
+        self.serve_http = serve_http
+        self.resume = resume_runs
+        self.config_source = config_source
+        self.url: str | None = None
+        self.ready = False
+        self._stack = AsyncExitStack()
+        self._services: Services | None = None
+        self._dispatcher: Dispatcher | None = None
+
+    @property
+    def services(self) -> Services:
+        """The services handed to handlers (only while running)."""
+        if self._services is None:
+            raise RuntimeError("the bot is not running")
+        return self._services
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """The dispatcher adapters hand invocations to (only while running)."""
+        if self._dispatcher is None:
+            raise RuntimeError("the bot is not running")
+        return self._dispatcher
+
+    async def __aenter__(self) -> Bot:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.ready = False
+        await self._stack.aclose()
+        log.info("stopped", extra={"event": "stopped"})
+
+    async def _start(self) -> None:
+        config = self.config
+        log.info(
+            "testnet-bot %s starting with %s",
+            __version__,
+            self.config_source,
+            extra={"event": "starting", "config": self.config_source},
+        )
+        store = Store.open(config.state.path, self.clock)
+        self._stack.callback(store.close)
+        log.info(
+            "state: SQLite at %s", config.state.path, extra={"event": "state_opened"}
+        )
+        metrics = Metrics()
+        metrics.watch_store(store)
+        supervisor = TaskSupervisor()
+        self._stack.push_async_callback(supervisor.close)
+        outbox = Outbox(store, config.outbox, metrics, supervisor, clock=self.clock)
+        self._stack.push_async_callback(outbox.stop)
+        scheduler = AsyncIOScheduler()
+        scheduler.start()
+        self._stack.callback(scheduler.shutdown, wait=False)
+        self._services = Services(
+            config=config,
+            store=store,
+            registry=self.registry,
+            permissions=Permissions(config),
+            outbox=outbox,
+            supervisor=supervisor,
+            metrics=metrics,
+            clock=self.clock,
+            started_at=self.clock(),
+            extras={"scheduler": scheduler},
+        )
+        self._dispatcher = Dispatcher(self._services)
+        if self.serve_http:
+            server = WebServer(metrics, lambda: self.ready, client_max_size=1 << 20)
+            self.url = await server.start(config.http.host, config.http.port)
+            self._stack.push_async_callback(server.stop)
+            log.info("http: listening on %s", self.url, extra={"event": "http_listening"})
+        outbox.start()
+        if self.resume:
+            self._resume_runs()
+        self.ready = True
+        log.info("ready", extra={"event": "ready"})
+
+    def _resume_runs(self) -> None:
+        """Hand every run left unfinished back to its workflow."""
+        services = self.services
+        for run in services.store.unfinished_runs():
+            resume = self.registry.resumer(run.kind)
+            if resume is None:
+                services.store.update_run(
+                    run.id,
+                    state="failed",
+                    step="interrupted",
+                    result={"error": f"interrupted; no workflow resumes {run.kind!r} runs"},
+                )
+                log.warning(
+                    "run %s (%s) was interrupted and cannot be resumed",
+                    run.id,
+                    run.kind,
+                    extra={"event": "run_abandoned"},
+                )
+                continue
+            log.info("resuming run %s (%s)", run.id, run.kind, extra={"event": "run_resumed"})
+            services.supervisor.spawn(f"resume:{run.kind}:{run.id}", resume(services, run))

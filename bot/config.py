@@ -1,0 +1,550 @@
+"""The bot's configuration: one YAML file validated into these models.
+
+Every field carries a description (it ends up in ``testnet-bot config schema`` and
+in the README's reference). Unknown keys are errors. Secrets are ``SecretStr`` so
+they never show in a repr or a log line. Defaults let ``testnet-bot run`` start
+with no file at all.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+PERMISSIONS = ("deploy", "rollback", "release", "validator_add", "incident", "admin")
+"""Every named permission. ``admin`` implies all the others."""
+
+Permission = Literal["deploy", "rollback", "release", "validator_add", "incident", "admin"]
+
+_NAME = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: object) -> float:
+    """Turn ``90``, ``"90s"``, ``"15m"``, ``"2h"`` or ``"500ms"`` into seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration like 30s, 15m or 2h")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value.strip())):
+        seconds = float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+    else:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 15m, 2h)")
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+class Model(BaseModel):
+    """Base for every config model: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Seconds = Annotated[float, Field(ge=0)]
+
+
+def _durations(*names: str):  # type: ignore[no-untyped-def]
+    """A ``before`` validator turning duration strings into seconds for ``names``."""
+    return field_validator(*names, mode="before")(lambda cls, v: parse_duration(v))
+
+
+# -- networks ----------------------------------------------------------------
+
+
+class Workload(Model):
+    """One Kubernetes workload a deploy rolls."""
+
+    kind: Literal["StatefulSet", "Deployment"] = Field(
+        description="Workload kind: must be StatefulSet or Deployment."
+    )
+    selector: str = Field(description="Label selector, e.g. app=validator.", min_length=1)
+    canary: bool = Field(
+        default=False, description="With --canary, update one pod of this StatefulSet first."
+    )
+
+    @field_validator("selector")
+    @classmethod
+    def _selector(cls, v: str) -> str:
+        for part in v.split(","):
+            if not re.match(r"^\s*!?[A-Za-z0-9./_-]+\s*((=|==|!=)\s*[A-Za-z0-9._-]*)?\s*$", part):
+                raise ValueError(f"not a label selector: {v!r} (use e.g. app=validator)")
+        return v
+
+
+class PodsCheck(Model):
+    """Every selected pod Ready, restarts under a ceiling, none crash-looping."""
+
+    selector: str = Field(default="", description="Label selector; empty selects every pod.")
+    max_restarts: int = Field(default=3, ge=0, description="Most restarts a pod may have.")
+
+
+class LogCheck(Model):
+    """A regex that must (``expect``) or must not (``forbid``) appear in pod logs."""
+
+    name: str = Field(description="Name shown in the sanity table.", min_length=1)
+    selector: str = Field(description="Label selector of the pods whose logs are read.")
+    expect: str | None = Field(default=None, description="Regex that must appear.")
+    forbid: str | None = Field(default=None, description="Regex that must not appear.")
+    tail_lines: int = Field(default=2000, gt=0, description="How many recent lines to read.")
+    since: Seconds | None = Field(
+        default=None, description="Only lines from this long ago (e.g. 10m)."
+    )
+    min_pods: int = Field(
+        default=1, ge=1, description="For expect: at least this many pods must match."
+    )
+    seconds_ = _durations("since")
+
+    @field_validator("expect", "forbid")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"not a valid regex: {exc}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _one_of(self) -> LogCheck:
+        if (self.expect is None) == (self.forbid is None):
+            raise ValueError("give exactly one of expect or forbid")
+        return self
+
+
+class PrometheusCheck(Model):
+    """A PromQL instant query compared with a threshold."""
+
+    name: str = Field(description="Name shown in the sanity table.", min_length=1)
+    query: str = Field(description="PromQL instant query.", min_length=1)
+    op: Literal[">", ">=", "<", "<=", "==", "!="] = Field(
+        description="Comparison: one of >, >=, <, <=, ==, !=."
+    )
+    value: float = Field(description="Threshold the query's value is compared with.")
+
+
+class PrometheusChecks(Model):
+    """Where Prometheus is and what to ask it."""
+
+    url: AnyHttpUrl = Field(description="Prometheus base URL, e.g. http://prometheus:9090.")
+    checks: list[PrometheusCheck] = Field(default_factory=list, description="Queries to run.")
+
+
+class HttpCheck(Model):
+    """A URL that must answer with a status and, optionally, a body."""
+
+    name: str = Field(description="Name shown in the sanity table.", min_length=1)
+    url: AnyHttpUrl = Field(description="URL to GET.")
+    expect_status: int = Field(default=200, ge=100, le=599, description="Expected status.")
+    body_contains: str | None = Field(default=None, description="Substring the body must have.")
+    json_field: str | None = Field(
+        default=None, description="Dotted path into a JSON body, e.g. status."
+    )
+    json_equals: str | None = Field(default=None, description="Expected value of json_field.")
+
+
+class SanityConfig(Model):
+    """The post-deploy and on-demand checks of one network."""
+
+    timeout: Seconds = Field(default=30.0, description="Per-check timeout (e.g. 30s).")
+    pods: PodsCheck | None = Field(default=None, description="Pod health check.")
+    logs: list[LogCheck] = Field(default_factory=list, description="Log spot checks.")
+    prometheus: PrometheusChecks | None = Field(default=None, description="Metric checks.")
+    http: list[HttpCheck] = Field(default_factory=list, description="HTTP endpoint checks.")
+    seconds_ = _durations("timeout")
+
+
+class GateConfig(Model):
+    """How long a deploy keeps watching its sanity checks after the rollout."""
+
+    observe: Seconds = Field(default=900.0, description="Observation window (default 15m).")
+    interval: Seconds = Field(default=60.0, description="Re-run checks this often (1m).")
+    seconds_ = _durations("observe", "interval")
+
+
+class ConnectionEntry(Model):
+    """One line of the network's connection info, read from a Service."""
+
+    name: str = Field(description="Variable name shown to operators, e.g. ETHEREUM_HOST.")
+    service: str = Field(description="Kubernetes Service name.")
+    port: int = Field(ge=1, le=65535, description="Port to show.")
+    protocol: Literal["TCP", "UDP"] = Field(default="TCP", description="TCP or UDP.")
+
+
+class ValidatorsConfig(Model):
+    """Validator onboarding limits."""
+
+    max: int = Field(default=48, ge=1, description="Largest validator set.")
+    start_epoch: int = Field(default=5, ge=0, description="First epoch operators may join.")
+    epoch_query: str | None = Field(default=None, description="PromQL giving the current epoch.")
+
+
+class NetworkConfig(Model):
+    """One testnet the bot manages."""
+
+    namespace: str = Field(description="Kubernetes namespace.", pattern=_NAME)
+    image: str = Field(
+        description="Image repository a deploy retags, e.g. aztecprotocol/aztec.", min_length=1
+    )
+    tag_template: str = Field(
+        default="{version}", description="How a version becomes an image tag."
+    )
+    kube_context: str | None = Field(default=None, description="kubeconfig context to use.")
+    workloads: list[Workload] = Field(
+        default_factory=list, description="What a deploy rolls, in this order."
+    )
+    approvals: int = Field(
+        default=1, ge=1, le=5, description="Distinct approvers a dangerous command needs."
+    )
+    canary_hold: Seconds = Field(default=120.0, description="How long a canary must stay Ready.")
+    progress_deadline: Seconds = Field(
+        default=600.0, description="A rollout making no progress this long fails."
+    )
+    auto_rollback: bool = Field(default=False, description="Roll back on failure without asking.")
+    sanity: SanityConfig = Field(default_factory=SanityConfig, description="Sanity checks.")
+    gate: GateConfig = Field(default_factory=GateConfig, description="Post-deploy gate.")
+    connection_info: list[ConnectionEntry] = Field(
+        default_factory=list, description="Connection info entries."
+    )
+    validators: ValidatorsConfig = Field(
+        default_factory=ValidatorsConfig, description="Validator onboarding."
+    )
+    seconds_ = _durations("canary_hold", "progress_deadline")
+
+    @field_validator("tag_template")
+    @classmethod
+    def _template(cls, v: str) -> str:
+        if "{version}" not in v:
+            raise ValueError("must contain {version}")
+        try:
+            v.format(version="v0.0.0")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"only {{version}} may be substituted ({exc})") from None
+        return v
+
+
+# -- chat ----------------------------------------------------------------------
+
+
+class ShellChat(Model):
+    """The local terminal chat (``testnet-bot shell`` / ``exec``)."""
+
+    user: str = Field(default="operator", description="Who the local operator is.")
+    roles: list[str] = Field(
+        default_factory=lambda: ["admin"], description="Roles the local operator holds."
+    )
+
+
+class SlackChat(Model):
+    """Slack workspace connection."""
+
+    bot_token: SecretStr = Field(description="Bot token (xoxb-...), e.g. ${SLACK_BOT_TOKEN}.")
+    signing_secret: SecretStr = Field(description="Signing secret for HTTP mode.")
+    app_token: SecretStr | None = Field(
+        default=None, description="App-level token (xapp-...): enables Socket Mode."
+    )
+    api_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://slack.com/api/"), description="Web API base URL."
+    )
+    channels: dict[str, str] = Field(
+        default_factory=dict, description="Named channels, e.g. {deploys: C0123, alpha: C0456}."
+    )
+    confirm_timeout: Seconds = Field(default=600.0, description="Approve buttons expire after.")
+    group_cache_ttl: Seconds = Field(default=300.0, description="User-group membership cache.")
+    seconds_ = _durations("confirm_timeout", "group_cache_ttl")
+
+
+class DiscordChat(Model):
+    """Discord bot connection."""
+
+    token: SecretStr = Field(description="Bot token, e.g. ${DISCORD_TOKEN}.")
+    application_id: int | None = Field(default=None, description="Application id.")
+    guild_id: int | None = Field(default=None, description="Guild to sync commands to.")
+    channels: dict[str, int] = Field(
+        default_factory=dict, description="Named channel ids, e.g. {connection_info: 123}."
+    )
+
+
+class ChatConfig(Model):
+    """Chat platforms; each one present is started by ``run``."""
+
+    shell: ShellChat = Field(default_factory=ShellChat, description="Local terminal chat.")
+    slack: SlackChat | None = Field(default=None, description="Slack, when configured.")
+    discord: DiscordChat | None = Field(default=None, description="Discord, when configured.")
+
+
+# -- identity and permissions -------------------------------------------------
+
+
+class Role(Model):
+    """A role and the platform identities that hold it."""
+
+    slack_users: list[str] = Field(default_factory=list, description="Slack user ids (U...).")
+    slack_groups: list[str] = Field(
+        default_factory=list, description="Slack user-group ids (S...)."
+    )
+    discord_roles: list[int] = Field(default_factory=list, description="Discord role ids.")
+    discord_users: list[int] = Field(default_factory=list, description="Discord user ids.")
+    shell_users: list[str] = Field(default_factory=list, description="Local shell user names.")
+
+
+def _default_permissions() -> dict[Permission, list[str]]:
+    return {p: ["admin"] for p in PERMISSIONS}  # type: ignore[misc]
+
+
+# -- integrations -------------------------------------------------------------
+
+
+class GitHubConfig(Model):
+    """GitHub repository for incident issues and releases."""
+
+    repo: str = Field(description="owner/name.", pattern=r"^[\w.-]+/[\w.-]+$")
+    token: SecretStr = Field(description="Token, e.g. ${GITHUB_TOKEN}.")
+    api_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://api.github.com"),
+        description="REST API base (GitHub Enterprise: https://host/api/v3).",
+    )
+    per_minute: int = Field(default=80, ge=1, description="Most content-creating requests/min.")
+    per_hour: int = Field(default=500, ge=1, description="Most content-creating requests/hour.")
+
+
+class KubeConfig(Model):
+    """How to reach Kubernetes."""
+
+    kubeconfig: Path | None = Field(
+        default=None, description="kubeconfig path; unset: in-cluster, else ~/.kube/config."
+    )
+    context: str | None = Field(default=None, description="Default kubeconfig context.")
+
+
+class MatrixRow(Model):
+    """One row of the issue resolution matrix."""
+
+    event: str = Field(description="Event name, e.g. 'Network instability: block production'.")
+    matchers: list[str] = Field(
+        default_factory=list,
+        description='Alertmanager-syntax matchers, all must hold, e.g. alertname=~"Block.*".',
+    )
+    action: str = Field(description="What the owner should do.")
+    criticality: Literal["Blocker", "Critical", "Major", "Minor"] = Field(
+        description="Blocker, Critical, Major or Minor."
+    )
+    owner: str = Field(default="", description="Owning team's name.")
+    slack_group: str | None = Field(default=None, description="Slack user group to mention.")
+    discord_role: int | None = Field(default=None, description="Discord role to mention.")
+    labels: list[str] = Field(default_factory=list, description="Extra GitHub labels.")
+    assignees: list[str] = Field(default_factory=list, description="GitHub assignees.")
+    slack_channel: str | None = Field(default=None, description="Channel (name or id) to post.")
+    public: bool = Field(default=False, description="Also post a redacted status to Discord.")
+
+    @field_validator("matchers")
+    @classmethod
+    def _matchers(cls, v: list[str]) -> list[str]:
+        try:  # TEMPORARY until integrations.matchers lands
+            from integrations.matchers import MatcherError, parse_matchers
+        except ImportError:
+            return v
+
+        for text in v:
+            try:
+                parse_matchers(text)
+            except MatcherError as exc:
+                raise ValueError(f"{text!r}: {exc}") from None
+        return v
+
+
+def default_matrix() -> list[MatrixRow]:
+    """Seed 000's Issue Resolution Matrix, with network instability split by kind."""
+    alpha = "Create a detailed issue report for the Alpha team"
+    rows = [
+        ("Network instability: block production stalls", "BlockProduction.*"),
+        ("Network instability: proof generation failures", "Proof.*|Proving.*"),
+        ("Network instability: transaction inclusion issues", "TxInclusion.*|Transaction.*"),
+        ("Network instability: node synchronisation problems", "NodeSync.*|.*OutOfSync"),
+        ("Network instability: persistent crashes", "PersistentCrash.*|.*CrashLoop.*"),
+        ("Network instability: persistent chain reorgs", ".*Reorg.*"),
+        ("Network instability: bridge contract failures", "Bridge.*"),
+    ]
+    matrix = [
+        MatrixRow(
+            event=event,
+            matchers=[f'alertname=~"{pattern}"'],
+            action=alpha,
+            criticality="Blocker",
+            owner="Alpha Team",
+        )
+        for event, pattern in rows
+    ]
+    matrix += [
+        MatrixRow(
+            event="Build failure",
+            matchers=['alertname=~"Build.*"'],
+            action="Rerun CI or revert the problematic changes",
+            criticality="Blocker",
+        ),
+        MatrixRow(
+            event="Deployment issues",
+            matchers=['alertname=~"Deploy.*|Rollout.*"'],
+            action="Follow the deployment README or escalate to the Delta team",
+            criticality="Blocker",
+            owner="Delta Team",
+        ),
+        MatrixRow(
+            event="Challenge completion errors",
+            matchers=['alertname=~"Challenge.*"'],
+            action="Document the issue and assess the challenge's viability",
+            criticality="Major",
+            owner="Product Team",
+        ),
+        MatrixRow(
+            event="Hotfix deployment",
+            matchers=['alertname=~"Hotfix.*"'],
+            action="Update the testnet and verify the fix",
+            criticality="Major",
+            owner="Delta Team",
+        ),
+    ]
+    return matrix
+
+
+def default_matrix_fallback() -> MatrixRow:
+    """Where an alert matching no row goes: seed 000's minor operational issues."""
+    return MatrixRow(
+        event="Minor operational issues",
+        action="Create a tracking issue",
+        criticality="Minor",
+        owner="Delta Team",
+    )
+
+
+# -- runtime -------------------------------------------------------------------
+
+
+class HttpConfig(Model):
+    """The bot's HTTP server (health, metrics, Slack events, webhooks)."""
+
+    host: str = Field(default="127.0.0.1", description="Listen address.")
+    port: int = Field(default=8080, ge=0, le=65535, description="Listen port (0: any free).")
+
+
+class StateConfig(Model):
+    """Where the SQLite database lives."""
+
+    path: Path = Field(default=Path("var/testnet-bot.db"), description="SQLite database file.")
+
+
+class LoggingConfig(Model):
+    """Log format and level."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Lowest level logged."
+    )
+    format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="auto: text on a terminal, JSON lines otherwise."
+    )
+
+
+class OutboxConfig(Model):
+    """Delivery of outbound messages."""
+
+    max_attempts: int = Field(default=8, ge=1, description="Attempts before an item is dead.")
+    base_backoff: Seconds = Field(default=1.0, description="First retry delay (doubles).")
+    max_backoff: Seconds = Field(default=300.0, description="Longest retry delay.")
+    seconds_ = _durations("base_backoff", "max_backoff")
+
+
+class AlertmanagerConfig(Model):
+    """The Alertmanager webhook endpoint's credentials (none: endpoint disabled)."""
+
+    bearer_token: SecretStr | None = Field(default=None, description="Expected bearer token.")
+    basic_user: str | None = Field(default=None, description="Expected basic-auth user.")
+    basic_password: SecretStr | None = Field(default=None, description="Basic-auth password.")
+    max_body: int = Field(default=1 << 20, ge=1024, description="Largest accepted body (bytes).")
+
+
+class BotConfig(Model):
+    """The whole configuration file."""
+
+    networks: dict[str, NetworkConfig] = Field(
+        default_factory=dict, description="Testnets by name."
+    )
+    default_network: str | None = Field(
+        default=None, description="Network used when a command names none."
+    )
+    chat: ChatConfig = Field(default_factory=ChatConfig, description="Chat platforms.")
+    github: GitHubConfig | None = Field(default=None, description="GitHub, when configured.")
+    kubernetes: KubeConfig = Field(default_factory=KubeConfig, description="Kubernetes access.")
+    alertmanager: AlertmanagerConfig = Field(
+        default_factory=AlertmanagerConfig, description="Alertmanager webhook."
+    )
+    roles: dict[str, Role] = Field(
+        default_factory=lambda: {"admin": Role()}, description="Roles and who holds them."
+    )
+    permissions: dict[Permission, list[str]] = Field(
+        default_factory=_default_permissions,
+        description="Which roles hold each permission (admin implies all).",
+    )
+    resolution_matrix: list[MatrixRow] = Field(
+        default_factory=default_matrix, description="Issue resolution matrix; first match wins."
+    )
+    default_matrix_row: MatrixRow = Field(
+        default_factory=default_matrix_fallback, description="Row for alerts matching none."
+    )
+    http: HttpConfig = Field(default_factory=HttpConfig, description="HTTP server.")
+    state: StateConfig = Field(default_factory=StateConfig, description="State database.")
+    logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig, description="Outbound delivery.")
+
+    @field_validator("networks")
+    @classmethod
+    def _network_names(cls, v: dict[str, NetworkConfig]) -> dict[str, NetworkConfig]:
+        for name in v:
+            if not re.match(_NAME, name):
+                raise ValueError(f"network name {name!r}: lowercase letters, digits and dashes")
+        return v
+
+    @model_validator(mode="after")
+    def _references(self) -> BotConfig:
+        if self.default_network is not None and self.default_network not in self.networks:
+            raise ValueError(f"default_network {self.default_network!r} is not a network")
+        known = set(self.roles)
+        for role in self.chat.shell.roles:
+            if role not in known:
+                raise ValueError(f"chat.shell.roles: unknown role {role!r}")
+        for perm, roles in self.permissions.items():
+            for role in roles:
+                if role not in known:
+                    raise ValueError(f"permissions.{perm}: unknown role {role!r}")
+        return self
+
+    def secrets(self) -> list[str]:
+        """Every secret value in the configuration (for log redaction)."""
+        values: list[str] = []
+
+        def walk(obj: object) -> None:
+            if isinstance(obj, SecretStr):
+                values.append(obj.get_secret_value())
+            elif isinstance(obj, BaseModel):
+                for name in type(obj).model_fields:
+                    walk(getattr(obj, name))
+            elif isinstance(obj, dict):
+                for item in obj.values():
+                    walk(item)
+            elif isinstance(obj, list | tuple):
+                for item in obj:
+                    walk(item)
+
+        walk(self)
+        return [v for v in values if v]

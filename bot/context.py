@@ -1,0 +1,93 @@
+"""What a command handler is handed: the invocation and the bot's services."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot.config import BotConfig, NetworkConfig
+from bot.core import ConfirmRequest, ConfirmResult, Invocation, MessageRef, Table
+from bot.errors import CommandError
+from bot.permissions import Permissions
+from bot.registry import Registry
+from bot.tasks import TaskSupervisor
+from state.store import Store
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
+    from bot.outbox import Outbox
+
+
+@dataclass
+class Services:
+    """Everything long-lived the composition root opened, handed to handlers."""
+
+    config: BotConfig
+    store: Store
+    registry: Registry
+    permissions: Permissions
+    outbox: Outbox
+    supervisor: TaskSupervisor
+    metrics: Metrics
+    clock: Callable[[], float] = time.time
+    started_at: float = field(default_factory=time.time)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """One command's view of the bot: who asked, how to answer, and the services."""
+
+    invocation: Invocation
+    services: Services
+
+    @property
+    def config(self) -> BotConfig:
+        """The validated configuration."""
+        return self.services.config
+
+    @property
+    def store(self) -> Store:
+        """The state database."""
+        return self.services.store
+
+    @property
+    def actor_name(self) -> str:
+        """How to name the person who asked in messages and records."""
+        return self.invocation.actor.name
+
+    async def reply(self, text: str, *, table: Table | None = None) -> MessageRef:
+        """Post a message where the command came from."""
+        return await self.invocation.responder.reply(text, table=table)
+
+    async def update(self, ref: MessageRef, text: str, *, table: Table | None = None) -> None:
+        """Edit a message posted earlier."""
+        await self.invocation.responder.update(ref, text, table=table)
+
+    async def reply_in_thread(self, ref: MessageRef, text: str) -> MessageRef:
+        """Post under an earlier message."""
+        return await self.invocation.responder.reply_in_thread(ref, text)
+
+    async def confirm(self, request: ConfirmRequest) -> ConfirmResult:
+        """Ask for approval on the invocation's platform."""
+        return await self.invocation.responder.confirm(request)
+
+    def network(self, name: str | None) -> tuple[str, NetworkConfig]:
+        """The named network, or the default one; a clear error if there is none."""
+        networks = self.config.networks
+        if name is None:
+            name = self.config.default_network
+            if name is None and len(networks) == 1:
+                name = next(iter(networks))
+            if name is None:
+                if not networks:
+                    raise CommandError("No networks are configured (see `networks:` in the config).")
+                raise CommandError(
+                    f"Which network? Name one of: {', '.join(sorted(networks))}."
+                )
+        if name not in networks:
+            known = ", ".join(sorted(networks)) or "none configured"
+            raise CommandError(f"Unknown network `{name}` (known: {known}).")
+        return name, networks[name]

@@ -1,0 +1,308 @@
+"""Durable delivery of everything the bot sends out.
+
+Producers :meth:`Outbox.enqueue` operations (post, update, thread reply, a GitHub
+call...) into SQLite; :class:`Outbox` runs a worker that delivers them, FIFO per
+destination, through the :class:`Delivery` registered for the destination's kind
+(the part before ``:``, e.g. ``slack`` in ``slack:C0123``). An item is marked
+delivered only after the destination accepted it. Failures are retried with
+exponential backoff and jitter, never before a ``Retry-After``; an item that keeps
+failing is parked as dead and shows in ``/testnet status``. Items survive a crash:
+a restarted worker picks them up where they were.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bot.config import OutboxConfig
+from bot.metrics import Metrics
+from bot.tasks import TaskSupervisor
+from state.records import OutboxItem
+from state.store import Store
+
+log = logging.getLogger("testnet_bot.outbox")
+
+
+class RetryLater(Exception):
+    """The destination refused for now; retry after ``retry_after`` seconds if given."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class PermanentFailure(Exception):
+    """The destination will never accept this item; park it as dead at once."""
+
+
+class Delivery(Protocol):
+    """Sends one outbox item to one kind of destination."""
+
+    async def deliver(self, item: OutboxItem, context: DeliveryContext) -> dict[str, Any] | None:
+        """Deliver ``item``; return the platform's reference for a new message (or None).
+
+        Raise :class:`RetryLater` or :class:`PermanentFailure`; any other exception
+        counts as a transient failure.
+        """
+        ...
+
+
+@dataclass
+class DeliveryContext:
+    """What a delivery may need beyond the item: refs of earlier messages."""
+
+    store: Store
+
+    def ref(self, message_key: str | None) -> dict[str, Any] | None:
+        """The platform reference of a message the outbox posted earlier."""
+        return self.store.message_ref(message_key) if message_key else None
+
+
+@dataclass
+class RateLimit:
+    """At most ``count`` deliveries per ``per`` seconds (a sliding window)."""
+
+    count: int
+    per: float
+    applies_to: Callable[[OutboxItem], bool] = field(default=lambda item: True)
+    _sent: deque[float] = field(default_factory=deque)
+
+    def next_free(self, item: OutboxItem, now: float) -> float:
+        """When ``item`` may next be sent (``now`` if it may go at once)."""
+        if not self.applies_to(item):
+            return now
+        while self._sent and self._sent[0] <= now - self.per:
+            self._sent.popleft()
+        if len(self._sent) < self.count:
+            return now
+        return self._sent[0] + self.per
+
+    def record(self, item: OutboxItem, now: float) -> None:
+        """Count a send."""
+        if self.applies_to(item):
+            self._sent.append(now)
+
+
+@dataclass
+class Route:
+    """How one kind of destination is delivered to and how fast."""
+
+    delivery: Delivery
+    limits: list[RateLimit] = field(default_factory=list)
+    per_destination: bool = True
+    """Limits apply to each destination (e.g. each Slack channel) separately."""
+
+
+class Outbox:
+    """The queue (for producers) and the delivery worker (one per process)."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: OutboxConfig,
+        metrics: Metrics,
+        supervisor: TaskSupervisor,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.metrics = metrics
+        self.supervisor = supervisor
+        self.clock = clock
+        self._rng = rng or random.Random()
+        self._routes: dict[str, Route] = {}
+        self._limits: dict[str, list[RateLimit]] = {}
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._worker: asyncio.Task[None] | None = None
+
+    # -- producers -----------------------------------------------------------
+
+    def add_route(self, kind: str, route: Route) -> None:
+        """Deliver destination ``kind`` (exactly, or ``kind:*``) through ``route``."""
+        self._routes[kind] = route
+        self.wake()
+
+    def enqueue(
+        self,
+        destination: str,
+        op: str,
+        payload: dict[str, Any],
+        *,
+        message_key: str | None = None,
+        dedupe_key: str | None = None,
+    ) -> int | None:
+        """Store one operation durably and wake the worker; return its id (None if a
+        ``dedupe_key`` duplicate)."""
+        item_id = self.store.enqueue(
+            destination, op, payload, message_key=message_key, dedupe_key=dedupe_key
+        )
+        self.wake()
+        return item_id
+
+    def wake(self) -> None:
+        """Tell the worker there may be work (after writes made outside ``enqueue``)."""
+        self._idle.clear()
+        self._wake.set()
+
+    async def wait_delivered(self, destination: str | None = None, timeout: float = 30.0) -> bool:
+        """Wait until nothing is pending (for ``destination``, or at all); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self._pending(destination):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._idle.clear()
+            try:
+                await asyncio.wait_for(self._idle.wait(), min(remaining, 0.5))
+            except TimeoutError:
+                pass
+
+    def _pending(self, destination: str | None) -> bool:
+        counts = self.store.outbox_counts()
+        return any(
+            n
+            for (dest, state), n in counts.items()
+            if state == "pending" and (destination is None or dest == destination)
+        )
+
+    # -- worker --------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the delivery worker (a supervised task)."""
+        if self._worker is None:
+            self._worker = self.supervisor.spawn("outbox-worker", self._run())
+
+    async def stop(self) -> None:
+        """Stop the worker; items in flight stay pending and are retried next start."""
+        tasks = [t for t in (self._worker, *self._inflight.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._worker = None
+        self._inflight.clear()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            delay = self._start_due()
+            if not self._inflight and delay is None:
+                self._idle.set()
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay if delay is not None else 3600)
+            except TimeoutError:
+                pass
+
+    def _start_due(self) -> float | None:
+        """Start deliveries that are due; return seconds until the next one is."""
+        now = self.clock()
+        next_due: float | None = None
+        for item in self.store.outbox_heads():
+            if item.destination in self._inflight:
+                continue
+            route = self._route(item.destination)
+            if route is None:
+                continue
+            due = max(item.next_attempt_at, *self._free_at(item, route, now))
+            if due > now:
+                wait = due - now
+                next_due = wait if next_due is None else min(next_due, wait)
+                continue
+            for limit in self._limits_for(item.destination, route):
+                limit.record(item, now)
+            self._inflight[item.destination] = self.supervisor.spawn(
+                f"outbox:{item.destination}", self._deliver(item, route)
+            )
+        return next_due
+
+    def _route(self, destination: str) -> Route | None:
+        return self._routes.get(destination) or self._routes.get(destination.split(":", 1)[0])
+
+    def _limits_for(self, destination: str, route: Route) -> list[RateLimit]:
+        if not route.limits:
+            return []
+        key = destination if route.per_destination else destination.split(":", 1)[0]
+        if key not in self._limits:
+            self._limits[key] = [
+                RateLimit(limit.count, limit.per, limit.applies_to) for limit in route.limits
+            ]
+        return self._limits[key]
+
+    def _free_at(self, item: OutboxItem, route: Route, now: float) -> list[float]:
+        return [now, *(lim.next_free(item, now) for lim in self._limits_for(item.destination, route))]
+
+    async def _deliver(self, item: OutboxItem, route: Route) -> None:
+        superseded: list[int] = []
+        try:
+            if item.op == "update" and item.message_key:
+                later = self.store.pending_updates(item.destination, item.message_key, item.id)
+                if later:  # a newer edit of the same message: send only the newest
+                    newest = self.store.get_outbox_item(later[-1])
+                    if newest is not None:
+                        superseded = [item.id, *later[:-1]]
+                        item = newest
+            ref = await route.delivery.deliver(item, DeliveryContext(self.store))
+        except asyncio.CancelledError:
+            raise
+        except PermanentFailure as exc:
+            self._dead(item, str(exc))
+        except RetryLater as exc:
+            self._retry(item, str(exc), exc.retry_after)
+        except Exception as exc:
+            log.warning(
+                "delivery to %s failed: %s",
+                item.destination,
+                exc,
+                extra={"event": "outbox_error", "item": item.id},
+            )
+            self._retry(item, f"{type(exc).__name__}: {exc}", None)
+        else:
+            if ref is not None and item.message_key and item.op != "update":
+                self.store.set_message_ref(item.message_key, ref)
+            self.store.mark_delivered(item.id, superseded=superseded)
+            self.metrics.delivery(item.destination, "delivered")
+        finally:
+            self._inflight.pop(item.destination, None)
+            self._wake.set()
+
+    def _retry(self, item: OutboxItem, error: str, retry_after: float | None) -> None:
+        attempts = item.attempts + 1
+        if attempts >= self.config.max_attempts:
+            self._dead(item, f"gave up after {attempts} attempts: {error}")
+            return
+        backoff = min(self.config.max_backoff, self.config.base_backoff * 2 ** (attempts - 1))
+        delay = backoff * self._rng.uniform(0.5, 1.0)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        self.store.mark_retry(item.id, at=self.clock() + delay, error=error)
+        self.metrics.delivery(item.destination, "retry")
+        log.info(
+            "will retry %s in %.1fs: %s",
+            item.destination,
+            delay,
+            error,
+            extra={"event": "outbox_retry", "item": item.id, "attempt": attempts},
+        )
+
+    def _dead(self, item: OutboxItem, error: str) -> None:
+        self.store.mark_dead(item.id, error=error)
+        self.metrics.delivery(item.destination, "dead")
+        log.error(
+            "gave up delivering to %s: %s",
+            item.destination,
+            error,
+            extra={"event": "outbox_dead", "item": item.id},
+        )

@@ -1,0 +1,72 @@
+"""A :class:`~bot.core.Responder` whose every message goes through the outbox.
+
+Platforms differ only in how they ask for confirmation, so adapters subclass
+:class:`OutboxResponder` and implement :meth:`confirm`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.core import ConfirmRequest, ConfirmResult, MessageRef, Table
+from bot.outbox import Outbox
+
+
+def table_payload(table: Table | None) -> dict[str, Any] | None:
+    """A table as JSON-able data for an outbox payload."""
+    if table is None:
+        return None
+    return {"headers": list(table.headers), "rows": [list(r) for r in table.rows]}
+
+
+def payload_table(data: dict[str, Any] | None) -> Table | None:
+    """The inverse of :func:`table_payload`."""
+    if not data:
+        return None
+    return Table(tuple(data["headers"]), tuple(tuple(r) for r in data["rows"]))
+
+
+class OutboxResponder:
+    """Posts, edits and thread replies as durable outbox items for one destination."""
+
+    def __init__(self, outbox: Outbox, destination: str, extra: dict[str, Any] | None = None):
+        self.outbox = outbox
+        self._destination = destination
+        self._extra = extra or {}
+        self.posted: list[MessageRef] = []
+
+    @property
+    def destination(self) -> str:
+        """Where this responder's messages go."""
+        return self._destination
+
+    def _payload(self, text: str, table: Table | None) -> dict[str, Any]:
+        payload: dict[str, Any] = {**self._extra, "text": text}
+        if table is not None:
+            payload["table"] = table_payload(table)
+        return payload
+
+    async def reply(self, text: str, *, table: Table | None = None) -> MessageRef:
+        """Queue a new message."""
+        key = self.outbox.store.new_message(self._destination)
+        self.outbox.enqueue(self._destination, "post", self._payload(text, table), message_key=key)
+        ref = MessageRef(self._destination, key)
+        self.posted.append(ref)
+        return ref
+
+    async def update(self, ref: MessageRef, text: str, *, table: Table | None = None) -> None:
+        """Queue an edit of ``ref`` (older queued edits of it are skipped)."""
+        self.outbox.enqueue(ref.destination, "update", self._payload(text, table), message_key=ref.key)
+
+    async def reply_in_thread(
+        self, ref: MessageRef, text: str, *, table: Table | None = None
+    ) -> MessageRef:
+        """Queue a reply under ``ref``."""
+        key = self.outbox.store.new_message(ref.destination)
+        payload = {**self._payload(text, table), "thread_key": ref.key}
+        self.outbox.enqueue(ref.destination, "post", payload, message_key=key)
+        return MessageRef(ref.destination, key)
+
+    async def confirm(self, request: ConfirmRequest) -> ConfirmResult:
+        """Platforms override this; by default nothing dangerous is approved."""
+        return ConfirmResult(False, reason="this channel cannot ask for confirmation")

@@ -1,0 +1,47 @@
+"""``/testnet help [command]``: what the bot can do, generated from the registry."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from bot.context import Context
+from bot.dispatcher import suggest
+from bot.errors import CommandError
+from bot.registry import Help, Rest, command
+
+
+@command("help")
+async def help_(
+    ctx: Context,
+    *,
+    command_name: Annotated[str | None, Rest, Help("A command to explain, e.g. deploy")] = None,
+) -> None:
+    """List every command, or explain one.
+
+    `/testnet help` lists the commands with one line each; `/testnet help deploy`
+    shows the usage, options and permission of one.
+    """
+    registry = ctx.services.registry
+    if command_name is None:
+        specs = registry.specs()
+        width = max(len(s.usage()) for s in specs)
+        lines = [f"`/testnet {s.usage()}`".ljust(width + 12) + s.summary for s in specs]
+        await ctx.reply("Commands:\n" + "\n".join(lines) + "\n\n`/testnet help <command>` for more.")
+        return
+    spec = registry.get(command_name)
+    if spec is None:
+        hint = suggest(command_name.split()[0], list(registry.names()))
+        extra = f" Did you mean `{hint}`?" if hint else ""
+        raise CommandError(f"No command `{command_name}`.{extra} `/testnet help` lists them.")
+    lines = [f"`/testnet {spec.usage()}`", spec.summary]
+    if spec.description:
+        lines += ["", spec.description]
+    documented = [p for p in spec.params if p.help]
+    if documented:
+        lines.append("")
+        lines += [f"  {p.option if p.flag else p.name.replace('_', '-')}: {p.help}" for p in documented]
+    if spec.permission:
+        lines.append(f"\nNeeds the `{spec.permission}` permission.")
+    if spec.dangerous:
+        lines.append("Asks for confirmation before it runs.")
+    await ctx.reply("\n".join(lines))

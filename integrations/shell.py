@@ -1,0 +1,194 @@
+"""The local terminal as a chat platform: ``testnet-bot shell`` and ``exec``.
+
+Replies travel through the outbox like any platform's (destination
+``shell:<session>``) and are printed by :class:`ShellDelivery`. Confirmations are
+a y/N question on the console, or ``--yes`` for ``exec``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import uuid
+from typing import IO, Any, Protocol
+
+from bot.core import Actor, ConfirmRequest, ConfirmResult, Invocation
+from bot.dispatcher import Dispatcher
+from bot.outbox import DeliveryContext, Outbox, Route
+from bot.responder import OutboxResponder, payload_table
+from state.records import OutboxItem
+
+
+class Console(Protocol):
+    """Where the shell reads lines and writes text."""
+
+    def write(self, text: str) -> None:
+        """Show ``text`` (no newline added)."""
+        ...
+
+    async def ask(self, prompt: str) -> str | None:
+        """Show ``prompt`` and wait for one line; None at end of input."""
+        ...
+
+
+class TerminalConsole:
+    """stdin/stdout. A daemon thread reads lines so the event loop never blocks and
+    shutdown never waits on a pending read."""
+
+    def __init__(self, stdin: IO[str] | None = None, stdout: IO[str] | None = None) -> None:
+        self._stdin = stdin or sys.stdin
+        self._stdout = stdout or sys.stdout
+        self._lines: asyncio.Queue[str | None] | None = None
+
+    def write(self, text: str) -> None:
+        """Print to stdout and flush."""
+        self._stdout.write(text)
+        self._stdout.flush()
+
+    def _start_reader(self) -> asyncio.Queue[str | None]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+        def read() -> None:
+            for line in self._stdin:
+                loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\n"))
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        threading.Thread(target=read, name="shell-stdin", daemon=True).start()
+        return queue
+
+    async def ask(self, prompt: str) -> str | None:
+        """Print ``prompt``, return the next line typed."""
+        if self._lines is None:
+            self._lines = self._start_reader()
+        self.write(prompt)
+        return await self._lines.get()
+
+
+class BufferConsole:
+    """A console in memory: answers come from a queue, output is collected (for
+    tests, benchmarks and embedding)."""
+
+    def __init__(self) -> None:
+        self.output: list[str] = []
+        self.prompts: list[str] = []
+        self.answers: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def write(self, text: str) -> None:
+        """Collect ``text``."""
+        self.output.append(text)
+
+    async def ask(self, prompt: str) -> str | None:
+        """Record the prompt and take the next queued answer."""
+        self.prompts.append(prompt)
+        return await self.answers.get()
+
+    @property
+    def text(self) -> str:
+        """Everything written so far."""
+        return "".join(self.output)
+
+
+class ShellDelivery:
+    """Prints outbox items for one shell session."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._lines = 0
+
+    async def deliver(self, item: OutboxItem, context: DeliveryContext) -> dict[str, Any] | None:
+        """Print the message; edits print again, marked as updated."""
+        payload = item.payload
+        text = str(payload.get("text", ""))
+        table = payload_table(payload.get("table"))
+        if table is not None:
+            text = f"{text}\n{table.as_text()}" if text else table.as_text()
+        prefix = ""
+        if item.op == "update":
+            prefix = "(updated) "
+        elif payload.get("thread_key"):
+            prefix = "  ↳ "
+            text = text.replace("\n", "\n    ")
+        self.console.write(f"{prefix}{text}\n")
+        self._lines += 1
+        return {"line": self._lines}
+
+
+class ShellResponder(OutboxResponder):
+    """Replies to the terminal; confirmation is a y/N question (or ``--yes``)."""
+
+    def __init__(
+        self, outbox: Outbox, destination: str, console: Console, *, assume_yes: bool | None
+    ) -> None:
+        super().__init__(outbox, destination)
+        self.console = console
+        self.assume_yes = assume_yes
+
+    async def confirm(self, request: ConfirmRequest) -> ConfirmResult:
+        """Show the plan and ask; ``assume_yes`` (exec) answers without asking."""
+        await self.reply(request.plan)
+        await self.outbox.wait_delivered(self.destination)
+        if request.approvals > 1:
+            return ConfirmResult(
+                False,
+                reason=f"needs {request.approvals} approvers; ask in Slack where others can approve",
+            )
+        if self.assume_yes is not None:
+            if self.assume_yes:
+                return ConfirmResult(True, (request.requester.id,), "approved with --yes")
+            return ConfirmResult(False, reason="needs confirmation; re-run with --yes to approve it")
+        answer = await self.console.ask(f"Proceed with `{request.command}`? [y/N] ")
+        if answer is not None and answer.strip().lower() in {"y", "yes"}:
+            return ConfirmResult(True, (request.requester.id,), "approved")
+        return ConfirmResult(False, reason="declined")
+
+
+class ShellSession:
+    """One local operator's session: its destination, responder and prompt loop."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        outbox: Outbox,
+        console: Console,
+        *,
+        user: str,
+        assume_yes: bool | None = None,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.outbox = outbox
+        self.console = console
+        self.user = user
+        self.destination = f"shell:{uuid.uuid4().hex[:8]}"
+        self.responder = ShellResponder(outbox, self.destination, console, assume_yes=assume_yes)
+        outbox.add_route(self.destination, Route(ShellDelivery(console)))
+
+    def invocation(self, text: str) -> Invocation:
+        """The invocation for one line typed by the operator."""
+        text = text.strip()
+        if not text.startswith("/"):
+            text = f"/testnet {text}"
+        return Invocation(
+            actor=Actor("shell", self.user, self.user),
+            text=text,
+            responder=self.responder,
+            trace_id=uuid.uuid4().hex[:12],
+            channel=self.destination,
+        )
+
+    async def say(self, text: str) -> Any:
+        """Run one command to the end and wait until its replies are printed."""
+        outcome = await self.dispatcher.submit(self.invocation(text))
+        await self.outbox.wait_delivered(self.destination)
+        return outcome
+
+    async def repl(self) -> None:
+        """Read commands until end of input or ``exit``."""
+        self.console.write("testnet-bot shell: type `help`, or `exit` to leave.\n")
+        while True:
+            line = await self.console.ask("testnet> ")
+            if line is None or line.strip() in {"exit", "quit"}:
+                return
+            if line.strip():
+                await self.say(line)

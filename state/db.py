@@ -1,0 +1,176 @@
+"""The bot's SQLite database: opening it in WAL mode and migrating it forward.
+
+Every table the bot keeps lives in one file. The schema is versioned with
+``PRAGMA user_version``; :data:`MIGRATIONS` lists the forward steps, and
+:func:`open_database` runs the missing ones inside one transaction each, so a
+crash mid-migration leaves the previous version intact.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    """Audit log, durable workflow runs, network locks and the outbox."""
+    _run_script(conn,
+        """
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            ts REAL NOT NULL,
+            trace_id TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            command TEXT NOT NULL,
+            args TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX audit_ts ON audit(ts);
+
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            network TEXT,
+            args TEXT NOT NULL,
+            state TEXT NOT NULL,
+            step TEXT NOT NULL DEFAULT '',
+            owner TEXT NOT NULL,
+            exclusive INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            finished_at REAL,
+            result TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX runs_state ON runs(state);
+        CREATE UNIQUE INDEX runs_one_exclusive_per_network ON runs(network)
+            WHERE exclusive = 1 AND state IN ('pending', 'running');
+
+        CREATE TABLE locks (
+            network TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            since REAL NOT NULL
+        );
+
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            destination TEXT NOT NULL,
+            op TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            created_at REAL NOT NULL,
+            delivered_at REAL,
+            last_error TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX outbox_pending ON outbox(state, destination, id);
+        """
+    )
+
+
+def _v2(conn: sqlite3.Connection) -> None:
+    """Messages the bot posted, so later edits find them; idempotent outbox items;
+    where a run reports its progress."""
+    _run_script(conn,
+        """
+        ALTER TABLE outbox ADD COLUMN message_key TEXT;
+        ALTER TABLE outbox ADD COLUMN dedupe_key TEXT;
+        CREATE UNIQUE INDEX outbox_dedupe ON outbox(dedupe_key) WHERE dedupe_key IS NOT NULL;
+
+        CREATE TABLE messages (
+            key TEXT PRIMARY KEY,
+            destination TEXT NOT NULL,
+            ref TEXT,
+            created_at REAL NOT NULL
+        );
+
+        ALTER TABLE runs ADD COLUMN reply_to TEXT NOT NULL DEFAULT '{}';
+        """
+    )
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run ``;``-separated statements one by one, inside the caller's transaction
+    (``executescript`` would commit it)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1, _v2)
+"""Forward migrations; entry ``i`` takes the schema from version ``i`` to ``i + 1``."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer bot than this one."""
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """Return the schema version stored in the database file."""
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> list[int]:
+    """Bring the schema up to ``target``; return the versions applied, in order.
+
+    Each step runs in its own transaction together with the version bump.
+    """
+    current = schema_version(conn)
+    if current > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"database schema is version {current}, this bot knows up to {SCHEMA_VERSION}"
+        )
+    applied: list[int] = []
+    for version in range(current, target):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[version](conn)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(version + 1)
+    return applied
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """Open a connection in autocommit mode with WAL, NORMAL sync and a busy timeout."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), isolation_level=None, timeout=10.0, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def open_database(path: str | Path) -> sqlite_utils.Database:
+    """Open (creating if needed) and migrate the database at ``path``."""
+    conn = connect(path)
+    migrate(conn)
+    return sqlite_utils.Database(conn)
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Run the block in one ``BEGIN IMMEDIATE`` transaction: all of it commits or none."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
