@@ -462,7 +462,7 @@ class GitHubClient:
             error = GitHubRetryLater(None, f"{where}: no answer within {self.request_timeout}s")
         else:
             error = GitHubRetryLater(None, self._scrub(f"{where}: {type(exc).__name__}: {exc}"))
-        log.info("%s", error)
+        log.debug("%s", error)
         return error
 
     def _scrub(self, text: str) -> str:

@@ -240,6 +240,7 @@ class GitHubFake:
         self._ids = itertools.count(1_000_001)
         self._rate_remaining = 5000
         self._closing = asyncio.Event()
+        self._served = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -286,6 +287,14 @@ class GitHubFake:
             for r in self.requests
             if (method is None or r.method == method) and (path is None or r.path.startswith(path))
         ]
+
+    async def wait_until(self, condition: Callable[[], bool], *, within: float = 5.0) -> None:
+        """Return once ``condition()`` holds, checking after every request the fake finishes.
+
+        Raises TimeoutError if it does not hold within ``within`` seconds.
+        """
+        async with asyncio.timeout(within), self._served:
+            await self._served.wait_for(condition)
 
     def add_issue(
         self, title: str, body: str | None = None, labels: list[str] | None = None
@@ -360,6 +369,8 @@ class GitHubFake:
                 fault=request[_FAULT_KEY] or None,
             )
         )
+        async with self._served:
+            self._served.notify_all()
         if isinstance(response, web.HTTPException):
             raise response
         return response
@@ -389,6 +400,7 @@ class GitHubFake:
         fault = rule.fault
         request[_FAULT_KEY] = fault.name
         if fault.delay:
+            await request.read()  # a real server has the body before it is slow to answer
             try:
                 await asyncio.wait_for(self._closing.wait(), fault.delay)
             except TimeoutError:

@@ -457,3 +457,17 @@ async def test_request_log_shows_no_request_before_retry_after(
     assert all(r.received_at < not_before for r in gh.requests)
     assert time.monotonic() < not_before  # nothing has waited: no retry could be due yet
     assert gh.count("POST", f"/repos/{REPO}/issues") == 1
+
+
+async def test_a_timed_out_create_can_still_land_and_the_marker_finds_it(
+    session: aiohttp.ClientSession, gh: GitHubFake
+) -> None:
+    # Why the marker exists: GitHub may create the issue after the client gave up.
+    client = GitHubClient(session, repo=REPO, token=TOKEN, api_url=gh.url, request_timeout=0.05)
+    gh.inject(slow(0.3), method="POST")
+    with pytest.raises(GitHubRetryLater):
+        await client.create_issue("Incident 42", MARKER, labels=["incident"])
+    await gh.wait_until(lambda: gh.count("POST") == 1)
+    assert list(gh.issues) == [1]
+    found = await client.find_issue_by_marker(MARKER, fallback_label="incident")
+    assert found is not None and found.number == 1
