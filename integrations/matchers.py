@@ -1,0 +1,308 @@
+"""Alertmanager-style label matchers, and ``key=value`` label sets typed in chat.
+
+A matcher is ``name OP value`` with OP one of ``=``, ``!=``, ``=~``, ``!~``::
+
+    alertname=~"BlockProduction.*"   severity="critical"   network!="devnet"
+    foo!~"a|b"                       severity=critical     {a="1", b=~"x.*"}
+
+Semantics follow Alertmanager: a label that is absent counts as the empty string; a
+regex must match the whole value (it is anchored as ``^(?:re)$``). Quoted values use
+Alertmanager's escapes (``\\"``, ``\\\\``, ``\\n``); any other backslash is kept as is,
+so ``=~"\\d+"`` means the regex ``\\d+``. An unquoted value ends at whitespace, a comma
+or ``}``; quote values that contain those, a quote or ``=``. Matchers in a list are
+separated by commas or whitespace and may be wrapped in one pair of braces.
+
+Regexes are Python's :mod:`re` dialect, which agrees with Go's RE2 on the syntax used
+in alert routing (classes, alternation, repetition, ``(?i)``).
+
+This module is pure standard library: configuration validation imports it too.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+LABEL_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+"""A valid label name (Alertmanager's classic rule, which also allows colons)."""
+
+_LEADING_FLAGS = re.compile(r"\(\?[aiLmsux]+\)")
+_WHITESPACE = " \t\r\n"
+_UNQUOTED_END = _WHITESPACE + ",}"
+
+
+class MatcherError(ValueError):
+    """Text that is not a valid matcher, matcher list or label set; the message says why."""
+
+
+class MatchType(enum.Enum):
+    """The four matcher operators."""
+
+    EQUAL = "="
+    NOT_EQUAL = "!="
+    REGEX = "=~"
+    NOT_REGEX = "!~"
+
+    @property
+    def is_regex(self) -> bool:
+        """True for ``=~`` and ``!~``."""
+        return self in (MatchType.REGEX, MatchType.NOT_REGEX)
+
+    @property
+    def is_negative(self) -> bool:
+        """True for ``!=`` and ``!~``."""
+        return self in (MatchType.NOT_EQUAL, MatchType.NOT_REGEX)
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """One label matcher; construct it directly or with :func:`parse_matcher`.
+
+    Construction validates the label name and, for regex operators, compiles the
+    regex, raising :class:`MatcherError` when either is invalid.
+    """
+
+    name: str
+    op: MatchType
+    value: str
+    _regex: re.Pattern[str] | None = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if not LABEL_NAME.fullmatch(self.name):
+            raise MatcherError(
+                f"invalid label name {self.name!r}: use letters, digits, '_' or ':',"
+                " not starting with a digit"
+            )
+        regex = _compile(self.value) if self.op.is_regex else None
+        object.__setattr__(self, "_regex", regex)
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Whether ``labels`` satisfy this matcher; a missing label counts as ``""``."""
+        actual = labels.get(self.name, "")
+        if self._regex is not None:
+            hit = self._regex.fullmatch(actual) is not None
+        else:
+            hit = actual == self.value
+        return hit != self.op.is_negative
+
+    def explain(self, labels: Mapping[str, str]) -> str:
+        """One line saying whether ``labels`` satisfy this matcher and why."""
+        verdict = "matches" if self.matches(labels) else "does not match"
+        if self.name in labels:
+            actual = f"{self.name} is {quote(labels[self.name])}"
+        else:
+            actual = f'{self.name} is not set (counts as "")'
+        if self._regex is not None and self._regex.search(labels.get(self.name, "")):
+            if self._regex.fullmatch(labels.get(self.name, "")) is None:
+                actual += " (the regex matches part of it, but must match all of it)"
+        return f"{self} {verdict}: {actual}"
+
+    def __str__(self) -> str:
+        """Alertmanager syntax, always quoted: ``parse_matcher(str(m)) == m``."""
+        return f"{self.name}{self.op.value}{quote(self.value)}"
+
+
+def quote(value: str) -> str:
+    """Quote ``value`` with Alertmanager's escapes so that parsing gives it back exactly."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def matches_all(matchers: Iterable[Matcher], labels: Mapping[str, str]) -> bool:
+    """Whether ``labels`` satisfy every matcher (an empty list matches everything)."""
+    return all(matcher.matches(labels) for matcher in matchers)
+
+
+def explain_all(matchers: Iterable[Matcher], labels: Mapping[str, str]) -> list[str]:
+    """One :meth:`Matcher.explain` line per matcher, in order."""
+    return [matcher.explain(labels) for matcher in matchers]
+
+
+def format_matchers(matchers: Iterable[Matcher]) -> str:
+    """Render a list as ``{a="1", b=~"x.*"}``; :func:`parse_matchers` reads it back."""
+    return "{" + ", ".join(str(matcher) for matcher in matchers) + "}"
+
+
+def parse_matcher(text: str) -> Matcher:
+    """Parse exactly one matcher, e.g. ``severity="critical"``; raise :class:`MatcherError`."""
+    matchers = parse_matchers(text)
+    if len(matchers) != 1:
+        raise MatcherError(f"expected one matcher, found {len(matchers)} in {text!r}")
+    return matchers[0]
+
+
+def parse_matchers(text: str) -> list[Matcher]:
+    """Parse a matcher list such as ``{a="1", b=~"x.*"}`` or ``a=1, b!=2`` (may be empty).
+
+    Raises :class:`MatcherError` naming the problem and where it is: a bad or missing
+    operator, an invalid label name or regex, an unterminated quote, unbalanced braces.
+    """
+    return _Scanner(text).matcher_list()
+
+
+def parse_label_set(text: str) -> dict[str, str]:
+    """Parse ``alertname=BlockProductionStalled network=alpha`` into a label dict.
+
+    Values may be quoted (``summary="two words"``); pairs may be separated by commas or
+    whitespace and wrapped in braces. Only ``=`` is allowed, and each name only once;
+    anything else raises :class:`MatcherError`.
+    """
+    labels: dict[str, str] = {}
+    for matcher in parse_matchers(text):
+        if matcher.op is not MatchType.EQUAL:
+            raise MatcherError(f"{matcher} is a matcher, not a label: write {matcher.name}=VALUE")
+        if matcher.name in labels:
+            raise MatcherError(f"label {matcher.name!r} is given twice")
+        labels[matcher.name] = matcher.value
+    return labels
+
+
+def _compile(regex: str) -> re.Pattern[str]:
+    """Compile a matcher regex, anchored to the whole value; MatcherError when invalid."""
+    try:
+        re.compile(regex)  # alone first, so "a)|(b" cannot escape the anchoring group
+        flags = _LEADING_FLAGS.match(regex)  # Python wants (?i) first, not inside (?:...)
+        prefix = flags.group() if flags else ""
+        return re.compile(f"{prefix}(?:{regex[len(prefix) :]})")
+    except re.error as exc:
+        raise MatcherError(f"invalid regex {regex!r}: {exc}") from None
+
+
+class _Scanner:
+    """A hand-written scanner over one matcher-list string."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def matcher_list(self) -> list[Matcher]:
+        self._skip_space()
+        braced = self._peek() == "{"
+        if braced:
+            self.pos += 1
+        matchers: list[Matcher] = []
+        while True:
+            self._skip_separators()
+            if self._at_end():
+                if braced:
+                    raise self._error("missing closing '}'")
+                return matchers
+            if self._peek() == "}":
+                if not braced:
+                    raise self._error("unexpected '}'", found=False)
+                self.pos += 1
+                self._skip_space()
+                if not self._at_end():
+                    raise self._error("unexpected text after '}'")
+                return matchers
+            if self._peek() == "{":
+                raise self._error("unexpected '{'", found=False)
+            matchers.append(self._matcher())
+
+    def _matcher(self) -> Matcher:
+        start = self.pos
+        name_match = LABEL_NAME.match(self.text, self.pos)
+        if name_match is None:
+            raise self._error("expected a label name")
+        name = name_match.group()
+        self.pos = name_match.end()
+        self._skip_space()
+        op = self._operator(name)
+        self._skip_space()
+        if self._peek() == '"':
+            value = self._quoted()
+        else:
+            value = self._unquoted(name, op)
+        try:
+            return Matcher(name, op, value)
+        except MatcherError as exc:
+            raise MatcherError(f"{exc} (in {self.text[start : self.pos]!r})") from None
+
+    def _operator(self, name: str) -> MatchType:
+        two = self.text[self.pos : self.pos + 2]
+        for op in (MatchType.REGEX, MatchType.NOT_REGEX, MatchType.NOT_EQUAL):
+            if two == op.value:
+                self.pos += 2
+                return op
+        if two[:1] == "=":
+            self.pos += 1
+            return MatchType.EQUAL
+        bad = re.match(r"[<>!~=]+", self.text[self.pos :])
+        if bad is not None:
+            raise self._error(
+                f"bad operator {bad.group()!r} after label {name!r}: use =, !=, =~ or !~",
+                found=False,
+            )
+        raise self._error(f"missing operator after label {name!r} (use =, !=, =~ or !~)")
+
+    def _quoted(self) -> str:
+        start = self.pos
+        self.pos += 1  # the opening quote
+        chars: list[str] = []
+        while self.pos < len(self.text):
+            char = self.text[self.pos]
+            self.pos += 1
+            if char == '"':
+                return "".join(chars)
+            if char == "\\" and self.pos < len(self.text):
+                escaped = self.text[self.pos]
+                self.pos += 1
+                if escaped == "n":
+                    chars.append("\n")
+                elif escaped in '"\\':
+                    chars.append(escaped)
+                else:  # not an escape Alertmanager knows: keep the backslash
+                    chars.append("\\" + escaped)
+                continue
+            chars.append(char)
+        self.pos = start
+        raise self._error("unterminated quoted value (missing closing '\"')", found=False)
+
+    def _unquoted(self, name: str, op: MatchType) -> str:
+        start = self.pos
+        while self.pos < len(self.text) and self.text[self.pos] not in _UNQUOTED_END:
+            self.pos += 1
+        value = self.text[start : self.pos]
+        if value[:1] in ("=", "~"):
+            self.pos = start
+            raise self._error(
+                f"bad operator {op.value + value[:1]!r} after label {name!r}: use =, !=, =~ or !~",
+                found=False,
+            )
+        for char in ('"', "=", "{"):
+            if char in value:
+                self.pos = start
+                raise self._error(
+                    f"unquoted value {value!r} contains {char!r}: put the value in double quotes",
+                    found=False,
+                )
+        return value
+
+    def _word(self) -> str:
+        """The text at the cursor up to the next whitespace (at most 20 characters)."""
+        end = self.pos + 1
+        while end < len(self.text) and self.text[end] not in _WHITESPACE:
+            end += 1
+        return self.text[self.pos : min(end, self.pos + 20)]
+
+    def _peek(self) -> str:
+        return self.text[self.pos : self.pos + 1]
+
+    def _at_end(self) -> bool:
+        return self.pos >= len(self.text)
+
+    def _skip_space(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos] in _WHITESPACE:
+            self.pos += 1
+
+    def _skip_separators(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos] in _WHITESPACE + ",":
+            self.pos += 1
+
+    def _error(self, problem: str, *, found: bool = True) -> MatcherError:
+        where = f"at position {self.pos + 1} of {self.text!r}"
+        if found and not self._at_end():
+            return MatcherError(f"{problem}, found {self._word()!r} {where}")
+        return MatcherError(f"{problem} {where}")
