@@ -95,9 +95,7 @@ class Bot:
         )
         store = Store.open(config.state.path, self.clock)
         self._stack.callback(store.close)
-        log.info(
-            "state: SQLite at %s", config.state.path, extra={"event": "state_opened"}
-        )
+        log.info("state: SQLite at %s", config.state.path, extra={"event": "state_opened"})
         metrics = Metrics()
         metrics.watch_store(store)
         supervisor = TaskSupervisor()

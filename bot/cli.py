@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bot import __version__
 from bot.config import BotConfig
@@ -111,10 +112,15 @@ async def _run(config: BotConfig, source: str, *, shell: bool, serve_http: bool 
                 "local shell" if shell else "no chat adapter configured for this terminal",
                 extra={"event": "chat_adapters"},
             )
-            waiters = [asyncio.create_task(stop.wait(), name="wait-for-signal")]
+            waiters: list[asyncio.Task[Any]] = [
+                asyncio.create_task(stop.wait(), name="wait-for-signal")
+            ]
             if shell:
                 session = ShellSession(
-                    bot.dispatcher, bot.services.outbox, TerminalConsole(), user=config.chat.shell.user
+                    bot.dispatcher,
+                    bot.services.outbox,
+                    TerminalConsole(),
+                    user=config.chat.shell.user,
                 )
                 waiters.append(asyncio.create_task(session.repl(), name="shell-repl"))
             try:
@@ -130,9 +136,7 @@ async def _run(config: BotConfig, source: str, *, shell: bool, serve_http: bool 
     return EXIT_OK
 
 
-async def _exec(
-    config: BotConfig, source: str, text: str, as_user: str | None, yes: bool
-) -> int:
+async def _exec(config: BotConfig, source: str, text: str, as_user: str | None, yes: bool) -> int:
     """Run one command, print its replies, return an exit code from its outcome."""
     from bot.app import Bot
     from integrations.shell import ShellSession, TerminalConsole

@@ -83,10 +83,10 @@ class Context:
                 name = next(iter(networks))
             if name is None:
                 if not networks:
-                    raise CommandError("No networks are configured (see `networks:` in the config).")
-                raise CommandError(
-                    f"Which network? Name one of: {', '.join(sorted(networks))}."
-                )
+                    raise CommandError(
+                        "No networks are configured (see `networks:` in the config)."
+                    )
+                raise CommandError(f"Which network? Name one of: {', '.join(sorted(networks))}.")
         if name not in networks:
             known = ", ".join(sorted(networks)) or "none configured"
             raise CommandError(f"Unknown network `{name}` (known: {known}).")

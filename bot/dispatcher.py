@@ -113,7 +113,9 @@ class Dispatcher:
                 )
                 return Outcome.ERROR, "internal error"
 
-    async def _confirm(self, ctx: Context, spec: CommandSpec, kwargs: dict[str, object]) -> str | None:
+    async def _confirm(
+        self, ctx: Context, spec: CommandSpec, kwargs: dict[str, object]
+    ) -> str | None:
         """Ask for approval; return why it was not given, or None when approved."""
         if spec.plan is not None:
             plan = await spec.plan(ctx, **kwargs)

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 CONTEXT_FIELDS = ("trace_id", "command", "actor", "network")
-_context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar(
-    "testnet_bot_log_context", default={}
+_context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "testnet_bot_log_context", default=None
 )
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -26,7 +26,7 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 @contextmanager
 def log_context(**fields: str | None) -> Iterator[None]:
     """Add ``fields`` to every log line emitted inside the block (and its tasks)."""
-    merged = {**_context.get(), **{k: v for k, v in fields.items() if v is not None}}
+    merged = {**(_context.get() or {}), **{k: v for k, v in fields.items() if v is not None}}
     token = _context.set(merged)
     try:
         yield
@@ -66,7 +66,7 @@ class Redactor(logging.Filter):
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
-    out: dict[str, Any] = dict(_context.get())
+    out: dict[str, Any] = dict(_context.get() or {})
     for key, value in vars(record).items():
         if key not in _STANDARD and not key.startswith("_"):
             out[key] = value

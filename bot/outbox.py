@@ -242,7 +242,10 @@ class Outbox:
         return self._limits[key]
 
     def _free_at(self, item: OutboxItem, route: Route, now: float) -> list[float]:
-        return [now, *(lim.next_free(item, now) for lim in self._limits_for(item.destination, route))]
+        return [
+            now,
+            *(lim.next_free(item, now) for lim in self._limits_for(item.destination, route)),
+        ]
 
     async def _deliver(self, item: OutboxItem, route: Route) -> None:
         superseded: list[int] = []

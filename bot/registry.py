@@ -22,14 +22,14 @@ from __future__ import annotations
 import inspect
 import types
 import typing
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.errors import UsageError
 
 Handler = Callable[..., Awaitable[None]]
-Resume = Callable[[Any, Any], Awaitable[None]]
+Resume = Callable[[Any, Any], Coroutine[Any, Any, None]]
 """``async def resume(services, run)``: carry an unfinished run to its end."""
 Converter = Callable[[str], Any]
 

@@ -56,7 +56,9 @@ class OutboxResponder:
 
     async def update(self, ref: MessageRef, text: str, *, table: Table | None = None) -> None:
         """Queue an edit of ``ref`` (older queued edits of it are skipped)."""
-        self.outbox.enqueue(ref.destination, "update", self._payload(text, table), message_key=ref.key)
+        self.outbox.enqueue(
+            ref.destination, "update", self._payload(text, table), message_key=ref.key
+        )
 
     async def reply_in_thread(
         self, ref: MessageRef, text: str, *, table: Table | None = None

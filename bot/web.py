@@ -17,7 +17,9 @@ CONTENT_TYPE_LATEST = "text/plain; version=0.0.4; charset=utf-8"
 class WebServer:
     """An aiohttp application with the bot's standard routes, started on demand."""
 
-    def __init__(self, metrics: Metrics, ready: Callable[[], bool], *, client_max_size: int) -> None:
+    def __init__(
+        self, metrics: Metrics, ready: Callable[[], bool], *, client_max_size: int
+    ) -> None:
         self.app = web.Application(client_max_size=client_max_size)
         self._metrics = metrics
         self._ready = ready

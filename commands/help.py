@@ -26,7 +26,9 @@ async def help_(
         specs = registry.specs()
         width = max(len(s.usage()) for s in specs)
         lines = [f"`/testnet {s.usage()}`".ljust(width + 12) + s.summary for s in specs]
-        await ctx.reply("Commands:\n" + "\n".join(lines) + "\n\n`/testnet help <command>` for more.")
+        await ctx.reply(
+            "Commands:\n" + "\n".join(lines) + "\n\n`/testnet help <command>` for more."
+        )
         return
     spec = registry.get(command_name)
     if spec is None:
@@ -39,7 +41,9 @@ async def help_(
     documented = [p for p in spec.params if p.help]
     if documented:
         lines.append("")
-        lines += [f"  {p.option if p.flag else p.name.replace('_', '-')}: {p.help}" for p in documented]
+        lines += [
+            f"  {p.option if p.flag else p.name.replace('_', '-')}: {p.help}" for p in documented
+        ]
     if spec.permission:
         lines.append(f"\nNeeds the `{spec.permission}` permission.")
     if spec.dangerous:

@@ -31,7 +31,16 @@ async def lock(
     await ctx.reply(f"🔒 `{name}` is locked: {reason}. Deploys are refused until `unlock {name}`.")
 
 
-@command("unlock", permission="deploy")
+async def _unlock_plan(ctx: Context, *, network: str) -> str:
+    name, _ = ctx.network(network)
+    held = ctx.store.get_lock(name)
+    if held is None:
+        return f"Unlock `{name}` (it is not locked now)."
+    since = ago(held.since, ctx.services.clock())
+    return f"Unlock `{name}`, locked by {held.holder} {since}: {held.reason}."
+
+
+@command("unlock", permission="deploy", dangerous=True, plan=_unlock_plan)
 async def unlock(ctx: Context, *, network: Annotated[str, Help("Network to unfreeze")]) -> None:
     """Lift a deploy freeze."""
     name, _ = ctx.network(network)

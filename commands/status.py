@@ -19,7 +19,11 @@ async def status(ctx: Context) -> None:
         lines.append("Networks:")
         for name, net in sorted(networks.items()):
             held = store.get_lock(name)
-            state = f"🔒 locked by {held.holder} {ago(held.since, now)}: {held.reason}" if held else "open"
+            state = (
+                f"🔒 locked by {held.holder} {ago(held.since, now)}: {held.reason}"
+                if held
+                else "open"
+            )
             lines.append(f"  {name}: namespace {net.namespace}, image {net.image} — {state}")
     else:
         lines.append("Networks: none configured")
@@ -28,8 +32,9 @@ async def status(ctx: Context) -> None:
         lines.append("In flight:")
         for run in runs:
             step = f", {run.step}" if run.step else ""
+            started = ago(run.created_at, now)
             lines.append(
-                f"  {run.kind} {run.network or ''} by {run.owner}, started {ago(run.created_at, now)}"
+                f"  {run.kind} {run.network or ''} by {run.owner}, started {started}"
                 f" ({run.state}{step})"
             )
     else:

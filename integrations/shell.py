@@ -132,12 +132,14 @@ class ShellResponder(OutboxResponder):
         if request.approvals > 1:
             return ConfirmResult(
                 False,
-                reason=f"needs {request.approvals} approvers; ask in Slack where others can approve",
+                reason=f"needs {request.approvals} approvers; ask where others can approve",
             )
         if self.assume_yes is not None:
             if self.assume_yes:
                 return ConfirmResult(True, (request.requester.id,), "approved with --yes")
-            return ConfirmResult(False, reason="needs confirmation; re-run with --yes to approve it")
+            return ConfirmResult(
+                False, reason="needs confirmation; re-run with --yes to approve it"
+            )
         answer = await self.console.ask(f"Proceed with `{request.command}`? [y/N] ")
         if answer is not None and answer.strip().lower() in {"y", "yes"}:
             return ConfirmResult(True, (request.requester.id,), "approved")

@@ -20,7 +20,8 @@ Migration = Callable[[sqlite3.Connection], None]
 
 def _v1(conn: sqlite3.Connection) -> None:
     """Audit log, durable workflow runs, network locks and the outbox."""
-    _run_script(conn,
+    _run_script(
+        conn,
         """
         CREATE TABLE audit (
             id INTEGER PRIMARY KEY,
@@ -73,14 +74,15 @@ def _v1(conn: sqlite3.Connection) -> None:
             last_error TEXT NOT NULL DEFAULT ''
         );
         CREATE INDEX outbox_pending ON outbox(state, destination, id);
-        """
+        """,
     )
 
 
 def _v2(conn: sqlite3.Connection) -> None:
     """Messages the bot posted, so later edits find them; idempotent outbox items;
     where a run reports its progress."""
-    _run_script(conn,
+    _run_script(
+        conn,
         """
         ALTER TABLE outbox ADD COLUMN message_key TEXT;
         ALTER TABLE outbox ADD COLUMN dedupe_key TEXT;
@@ -94,7 +96,7 @@ def _v2(conn: sqlite3.Connection) -> None:
         );
 
         ALTER TABLE runs ADD COLUMN reply_to TEXT NOT NULL DEFAULT '{}';
-        """
+        """,
     )
 
 

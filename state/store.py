@@ -195,7 +195,8 @@ class Store:
     def active_exclusive_run(self, network: str | None) -> Run | None:
         """The exclusive run now active on ``network``, if any."""
         row = self.conn.execute(
-            _RUN_SELECT + " WHERE network IS ? AND exclusive = 1 AND state IN ('pending', 'running')",
+            _RUN_SELECT
+            + " WHERE network IS ? AND exclusive = 1 AND state IN ('pending', 'running')",
             (network,),
         ).fetchone()
         return _run(row) if row else None
@@ -258,7 +259,9 @@ class Store:
 
     def locks(self) -> list[Lock]:
         """Every freeze in force."""
-        rows = self.conn.execute("SELECT network, holder, reason, since FROM locks ORDER BY network")
+        rows = self.conn.execute(
+            "SELECT network, holder, reason, since FROM locks ORDER BY network"
+        )
         return [Lock(*r) for r in rows]
 
     # -- outbox --------------------------------------------------------------
@@ -290,8 +293,7 @@ class Store:
     def outbox_heads(self, now: float | None = None) -> list[OutboxItem]:
         """The oldest pending item of each destination (delivery is FIFO per destination)."""
         rows = self.conn.execute(
-            _OUTBOX_SELECT
-            + " WHERE id IN (SELECT MIN(id) FROM outbox WHERE state = 'pending'"
+            _OUTBOX_SELECT + " WHERE id IN (SELECT MIN(id) FROM outbox WHERE state = 'pending'"
             " GROUP BY destination) ORDER BY next_attempt_at, id"
         ).fetchall()
         return [_outbox(r) for r in rows]
@@ -327,7 +329,8 @@ class Store:
     def mark_dead(self, item_id: int, *, error: str) -> None:
         """Park an item that keeps failing; it stays visible in status."""
         self.conn.execute(
-            "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ? WHERE id = ?",
+            "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ?"
+            " WHERE id = ?",
             (error[:500], item_id),
         )
 

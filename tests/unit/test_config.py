@@ -1,0 +1,215 @@
+"""Configuration: a valid file passes; each broken one names the broken key."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from bot.config import BotConfig, parse_duration
+from bot.configfile import ConfigError, format_path, parse_config
+
+VALID = """
+networks:
+  alpha:
+    namespace: alpha-testnet
+    image: aztecprotocol/aztec
+    workloads:
+      - {kind: StatefulSet, selector: app=validator, canary: true}
+      - {kind: Deployment, selector: app=prover}
+    approvals: 2
+    canary_hold: 2m
+    sanity:
+      pods: {max_restarts: 3}
+      logs:
+        - {name: tx gossiping, selector: app=bot, expect: "Generated IVC proof"}
+        - {name: peer discovery, selector: app=validator, forbid: "Failed FINDNODE request"}
+      prometheus:
+        url: http://prometheus:9090
+        checks: [{name: block production, query: "increase(block_height[5m])", op: ">", value: 0}]
+      http: [{name: rpc health, url: "http://rpc:8545/healthz", expect_status: 200}]
+    connection_info:
+      - {name: ETHEREUM_HOST, service: ethereum-lb, port: 8545}
+chat:
+  shell: {user: alice, roles: [release]}
+  slack: {bot_token: "${SLACK_BOT_TOKEN}", signing_secret: "${SLACK_SIGNING_SECRET}"}
+github: {repo: AztecProtocol/aztec-packages, token: "${GITHUB_TOKEN}"}
+roles:
+  admin: {slack_users: [U1]}
+  release: {slack_groups: [S1], shell_users: [alice]}
+permissions:
+  deploy: [release]
+  admin: [admin]
+"""
+ENV = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "sig", "GITHUB_TOKEN": "ghp_1"}
+
+
+def parse(text: str, env: dict[str, str] | None = None) -> BotConfig:
+    return parse_config(textwrap.dedent(text), source="test.yaml", env=ENV if env is None else env)
+
+
+def test_the_valid_example_passes() -> None:
+    config = parse(VALID)
+    alpha = config.networks["alpha"]
+    assert alpha.canary_hold == 120.0
+    assert alpha.workloads[0].canary is True
+    assert config.chat.slack is not None
+    assert config.chat.slack.bot_token.get_secret_value() == "xoxb-1"
+    assert "xoxb-1" not in repr(config)
+    assert set(config.secrets()) == {"xoxb-1", "sig", "ghp_1"}
+
+
+def test_an_empty_file_gives_the_defaults() -> None:
+    config = parse("")
+    assert config.networks == {}
+    assert config.http.host == "127.0.0.1" and config.http.port == 8080
+    assert config.chat.shell.roles == ["admin"]
+    assert config.resolution_matrix, "the seed's matrix is built in"
+
+
+BROKEN = [
+    (
+        "networks: {alpha: {namespace: a, image: x, workloads: [{kind: StatefulSet, selector: a=b},"
+        " {kind: Job, selector: a=b}]}}",
+        "networks.alpha.workloads[1].kind",
+        "must be StatefulSet or Deployment",
+    ),
+    (
+        "networks: {alpha: {namespace: a, image: x, colour: red}}",
+        "networks.alpha.colour",
+        "unknown key",
+    ),
+    ("networks: {alpha: {image: x}}", "networks.alpha.namespace", "required key is missing"),
+    (
+        "networks: {alpha: {namespace: a, image: x, sanity: {logs: [{name: n, selector: a=b,"
+        " expect: 'Gen['}]}}}",
+        "networks.alpha.sanity.logs[0].expect",
+        "not a valid regex",
+    ),
+    (
+        "networks: {alpha: {namespace: a, image: x, sanity: {prometheus: {url: 'http://p:9090',"
+        " checks: [{name: n, query: up, op: '=>', value: 1}]}}}}",
+        "networks.alpha.sanity.prometheus.checks[0].op",
+        "must be >",
+    ),
+    (
+        "networks: {alpha: {namespace: a, image: x, sanity: {http: [{name: n, url: 'not a url'}]}}}",
+        "networks.alpha.sanity.http[0].url",
+        "URL",
+    ),
+    (
+        "networks: {alpha: {namespace: a, image: x, canary_hold: soon}}",
+        "networks.alpha.canary_hold",
+        "not a duration",
+    ),
+    ("networks: {alpha: {namespace: Not_Valid, image: x}}", "networks.alpha.namespace", "pattern"),
+    (
+        "networks: {alpha: {namespace: a, image: x, approvals: 0}}",
+        "networks.alpha.approvals",
+        "greater than or equal to 1",
+    ),
+    (
+        "networks: {alpha: {namespace: a, image: x, tag_template: 'v1'}}",
+        "networks.alpha.tag_template",
+        "{version}",
+    ),
+    ("permissions: {deplyo: [admin]}", "permissions.deplyo", "must be deploy"),
+    ("http: {port: 70000}", "http.port", "less than or equal to 65535"),
+    ("github: {repo: 'not a repo', token: t}", "github.repo", "pattern"),
+    ("logging: {level: LOUD}", "logging.level", "must be DEBUG"),
+    (
+        "networks: {alpha: {namespace: a, image: x, workloads: [{kind: Deployment, selector: 'a b c'}]}}",
+        "networks.alpha.workloads[0].selector",
+        "not a label selector",
+    ),
+    ("chat: {slack: {bot_token: x}}", "chat.slack.signing_secret", "required key is missing"),
+]
+
+
+@pytest.mark.parametrize(("text", "path", "message"), BROKEN)
+def test_each_broken_config_names_its_path(text: str, path: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse(text)
+    problems = {p.path: p for p in caught.value.problems}
+    assert path in problems, [str(p) for p in caught.value.problems]
+    assert message in problems[path].message
+    assert problems[path].line == 1
+
+
+def test_errors_carry_the_line_of_the_broken_key() -> None:
+    text = """\
+    networks:
+      alpha:
+        namespace: a
+        image: x
+        workloads:
+          - {kind: StatefulSet, selector: a=b}
+          - {kind: Job, selector: a=b}
+    """
+    with pytest.raises(ConfigError) as caught:
+        parse(text)
+    (problem,) = caught.value.problems
+    assert str(problem) == (
+        "networks.alpha.workloads[1].kind: must be StatefulSet or Deployment (line 7)"
+    )
+
+
+def test_a_missing_environment_variable_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse("github: {repo: a/b, token: '${GITHUB_TOKEN}'}", env={})
+    (problem,) = caught.value.problems
+    assert problem.path == "github.token"
+    assert problem.message == "environment variable GITHUB_TOKEN is not set"
+
+
+def test_interpolation_has_defaults_and_works_inside_text() -> None:
+    config = parse(
+        "http: {host: '${HOST:-0.0.0.0}', port: '${PORT}'}\nstate: {path: '${DIR}/bot.db'}",
+        env={"PORT": "9000", "DIR": "/data"},
+    )
+    assert (config.http.host, config.http.port) == ("0.0.0.0", 9000)
+    assert str(config.state.path) == "/data/bot.db"
+
+
+def test_invalid_yaml_and_non_mappings_are_refused() -> None:
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        parse("networks: [unclosed")
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        parse("- a list")
+    with pytest.raises(ConfigError, match="duplicate key"):
+        parse("http: {}\nhttp: {}")
+
+
+def test_references_between_sections_are_checked() -> None:
+    with pytest.raises(ConfigError, match="unknown role 'ghost'"):
+        parse("permissions: {deploy: [ghost]}")
+    with pytest.raises(ConfigError, match="default_network 'beta' is not a network"):
+        parse("default_network: beta")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30s", 30), ("15m", 900), ("2h", 7200), ("500ms", 0.5), (90, 90)]
+)
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+def test_paths_are_formatted_like_the_docs() -> None:
+    assert format_path(("networks", "alpha", "workloads", 1, "kind")) == (
+        "networks.alpha.workloads[1].kind"
+    )
+
+
+def test_the_json_schema_describes_every_field() -> None:
+    schema = BotConfig.model_json_schema()
+    missing: list[str] = []
+
+    def walk(node: dict[str, object], where: str) -> None:
+        for name, prop in (node.get("properties") or {}).items():  # type: ignore[union-attr]
+            if "description" not in prop:
+                missing.append(f"{where}.{name}")
+
+    walk(schema, "BotConfig")
+    for name, definition in schema.get("$defs", {}).items():
+        walk(definition, name)
+    assert missing == []
