@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     cfg_sub = cfg.add_subparsers(dest="config_cmd", required=True, metavar="ACTION")
     with_config(cfg_sub.add_parser("check", help="validate a config file"))
     cfg_sub.add_parser("schema", help="print the config's JSON Schema")
+    docs = sub.add_parser("docs", help="print generated reference docs (Markdown)")
+    docs.add_argument("what", choices=["commands", "config"])
     return parser
 
 
@@ -60,6 +62,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``testnet-bot`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
     env = dict(os.environ)
+    if args.cmd == "docs":
+        import commands  # noqa: F401  (registers the built-in commands)
+        from bot.docs import commands_markdown, config_markdown
+        from bot.registry import DEFAULT_REGISTRY
+
+        print(
+            commands_markdown(DEFAULT_REGISTRY) if args.what == "commands" else config_markdown(),
+            end="",
+        )
+        return EXIT_OK
     if args.cmd == "config" and args.config_cmd == "schema":
         print(json.dumps(BotConfig.model_json_schema(), indent=2))
         return EXIT_OK

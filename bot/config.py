@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from integrations.matchers import MatcherError, parse_matchers
+
 PERMISSIONS = ("deploy", "rollback", "release", "validator_add", "incident", "admin")
 """Every named permission. ``admin`` implies all the others."""
 
@@ -352,11 +354,6 @@ class MatrixRow(Model):
     @field_validator("matchers")
     @classmethod
     def _matchers(cls, v: list[str]) -> list[str]:
-        try:  # TEMPORARY until integrations.matchers lands
-            from integrations.matchers import MatcherError, parse_matchers
-        except ImportError:
-            return v
-
         for text in v:
             try:
                 parse_matchers(text)

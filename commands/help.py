@@ -14,7 +14,7 @@ from bot.registry import Help, Rest, command
 async def help_(
     ctx: Context,
     *,
-    command_name: Annotated[str | None, Rest, Help("A command to explain, e.g. deploy")] = None,
+    topic: Annotated[str | None, Rest, Help("A command to explain, e.g. deploy")] = None,
 ) -> None:
     """List every command, or explain one.
 
@@ -22,7 +22,7 @@ async def help_(
     shows the usage, options and permission of one.
     """
     registry = ctx.services.registry
-    if command_name is None:
+    if topic is None:
         specs = registry.specs()
         width = max(len(s.usage()) for s in specs)
         lines = [f"`/testnet {s.usage()}`".ljust(width + 12) + s.summary for s in specs]
@@ -30,11 +30,11 @@ async def help_(
             "Commands:\n" + "\n".join(lines) + "\n\n`/testnet help <command>` for more."
         )
         return
-    spec = registry.get(command_name)
+    spec = registry.get(topic)
     if spec is None:
-        hint = suggest(command_name.split()[0], list(registry.names()))
+        hint = suggest(topic.split()[0], list(registry.names()))
         extra = f" Did you mean `{hint}`?" if hint else ""
-        raise CommandError(f"No command `{command_name}`.{extra} `/testnet help` lists them.")
+        raise CommandError(f"No command `{topic}`.{extra} `/testnet help` lists them.")
     lines = [f"`/testnet {spec.usage()}`", spec.summary]
     if spec.description:
         lines += ["", spec.description]
