@@ -121,7 +121,7 @@ async def _run(config: BotConfig, source: str, *, shell: bool, serve_http: bool 
         async with Bot(config, config_source=source, serve_http=serve_http) as bot:
             log.info(
                 "chat: %s",
-                "local shell" if shell else "no chat adapter configured for this terminal",
+                "local shell" if shell else "no local shell (stdin is not a terminal; use `testnet-bot shell`)",
                 extra={"event": "chat_adapters"},
             )
             waiters: list[asyncio.Task[Any]] = [
