@@ -11,6 +11,7 @@ import pytest
 from integrations.alertmanager import WebhookPayload, parse_webhook
 from tests.binaries import require_binary
 from tests.fakes.promstack import (
+    BinaryFailed,
     Delivery,
     MetricsEndpoint,
     RunningAlertmanager,
@@ -160,3 +161,13 @@ async def test_prometheus_rule_fires_through_alertmanager(
     assert alert.annotations == {"summary": "no new blocks on alpha"}
     assert alert.generator_url.startswith(prometheus.url)
     assert alert.ends_at is None
+
+
+async def test_a_binary_that_cannot_start_reports_its_log(
+    tmp_path: Path, hooks: WebhookRecorder
+) -> None:
+    binary = require_binary("prometheus-alertmanager")
+    with pytest.raises(BinaryFailed, match="alertmanager exited with") as caught:
+        async with start_alertmanager(tmp_path, hooks.url, binary=binary, group_wait="soon"):
+            pytest.fail("a config with group_wait 'soon' must not start")
+    assert "soon" in str(caught.value)  # the log tail names the bad value
