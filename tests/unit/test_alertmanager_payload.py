@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from integrations.alertmanager import WebhookError, WebhookPayload, parse_webhook
+from integrations.alertmanager import WebhookError, parse_webhook
 
 # The shape Alertmanager 0.25 sends (see NOTES.md), with a nanosecond timestamp.
 PAYLOAD: dict[str, Any] = {
@@ -121,7 +121,7 @@ def test_truncated_alerts_defaults_to_zero() -> None:
 def test_models_are_frozen() -> None:
     payload = parse_webhook(body(PAYLOAD))
     with pytest.raises(ValueError, match="frozen"):
-        payload.alerts[0].status = "resolved"  # type: ignore[misc]
+        payload.alerts[0].status = "resolved"
 
 
 # ---------------------------------------------------------------- refused
@@ -217,10 +217,6 @@ def test_reason_is_one_line_even_for_odd_versions() -> None:
         max_leaves=10,
     )
 )
-def test_arbitrary_json_never_escapes_as_another_error(value: object) -> None:
-    try:
-        WebhookPayload.model_validate(value)  # sanity: never valid without the fields
-    except ValueError:
-        pass
+def test_arbitrary_json_is_refused_with_a_webhook_error(value: object) -> None:
     with pytest.raises(WebhookError):
         parse_webhook(json.dumps(value).encode())
