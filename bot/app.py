@@ -8,7 +8,9 @@ import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
+from typing import Any
 
+import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 import commands  # noqa: F401  (registers the built-in commands)
@@ -52,6 +54,7 @@ class Bot:
         self._stack = AsyncExitStack()
         self._services: Services | None = None
         self._dispatcher: Dispatcher | None = None
+        self.slack: Any = None
 
     @property
     def services(self) -> Services:
@@ -105,6 +108,9 @@ class Bot:
         scheduler = AsyncIOScheduler()
         scheduler.start()
         self._stack.callback(scheduler.shutdown, wait=False)
+        http = await self._stack.enter_async_context(
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        )
         self._services = Services(
             config=config,
             store=store,
@@ -115,11 +121,20 @@ class Bot:
             metrics=metrics,
             clock=self.clock,
             started_at=self.clock(),
+            http=http,
             extras={"scheduler": scheduler},
         )
         self._dispatcher = Dispatcher(self._services)
+        server = WebServer(metrics, lambda: self.ready, client_max_size=1 << 20)
+        if config.chat.slack is not None:
+            from integrations.slack import SlackAdapter
+
+            slack = SlackAdapter(config.chat.slack, self._services, self._dispatcher, http)
+            slack.mount(server.app)
+            await slack.start()
+            self._stack.push_async_callback(slack.stop)
+            self.slack = slack
         if self.serve_http:
-            server = WebServer(metrics, lambda: self.ready, client_max_size=1 << 20)
             self.url = await server.start(config.http.host, config.http.port)
             self._stack.push_async_callback(server.stop)
             log.info("http: listening on %s", self.url, extra={"event": "http_listening"})

@@ -253,7 +253,9 @@ class SlackChat(Model):
     """Slack workspace connection."""
 
     bot_token: SecretStr = Field(description="Bot token (xoxb-...), e.g. ${SLACK_BOT_TOKEN}.")
-    signing_secret: SecretStr = Field(description="Signing secret for HTTP mode.")
+    signing_secret: SecretStr | None = Field(
+        default=None, description="Signing secret; required for HTTP mode (no app_token)."
+    )
     app_token: SecretStr | None = Field(
         default=None, description="App-level token (xapp-...): enables Socket Mode."
     )
@@ -266,6 +268,12 @@ class SlackChat(Model):
     confirm_timeout: Seconds = Field(default=600.0, description="Approve buttons expire after.")
     group_cache_ttl: Seconds = Field(default=300.0, description="User-group membership cache.")
     seconds_ = _durations("confirm_timeout", "group_cache_ttl")
+
+    @model_validator(mode="after")
+    def _mode(self) -> SlackChat:
+        if self.signing_secret is None and self.app_token is None:
+            raise ValueError("give signing_secret (HTTP mode) or app_token (Socket Mode)")
+        return self
 
 
 class DiscordChat(Model):

@@ -16,6 +16,8 @@ from bot.tasks import TaskSupervisor
 from state.store import Store
 
 if TYPE_CHECKING:
+    import aiohttp
+
     from bot.metrics import Metrics
     from bot.outbox import Outbox
 
@@ -31,6 +33,7 @@ class Services:
     outbox: Outbox
     supervisor: TaskSupervisor
     metrics: Metrics
+    http: aiohttp.ClientSession | None = None
     clock: Callable[[], float] = time.time
     started_at: float = field(default_factory=time.time)
     extras: dict[str, Any] = field(default_factory=dict)

@@ -108,7 +108,36 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
             conn.execute(statement)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1, _v2)
+def _v3(conn: sqlite3.Connection) -> None:
+    """Confirmations waiting for approvers, and inbound requests already seen."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE confirmations (
+            id TEXT PRIMARY KEY,
+            command TEXT NOT NULL,
+            plan TEXT NOT NULL,
+            permission TEXT,
+            requester TEXT NOT NULL,
+            approvals INTEGER NOT NULL,
+            approvers TEXT NOT NULL DEFAULT '[]',
+            state TEXT NOT NULL DEFAULT 'pending',
+            decided_by TEXT NOT NULL DEFAULT '',
+            destination TEXT NOT NULL,
+            message_key TEXT,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL
+        );
+        CREATE TABLE inbound_seen (
+            key TEXT PRIMARY KEY,
+            seen_at REAL NOT NULL
+        );
+        CREATE INDEX inbound_seen_at ON inbound_seen(seen_at);
+        """,
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3)
 """Forward migrations; entry ``i`` takes the schema from version ``i`` to ``i + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

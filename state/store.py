@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
+from state.confirmations import Confirmations
 from state.db import open_database, transaction
 from state.records import (
     ACTIVE_RUN_STATES,
@@ -53,6 +54,7 @@ class Store:
         self.db = db
         self.conn: sqlite3.Connection = db.conn
         self.clock = clock
+        self.confirmations = Confirmations(self.conn, clock)
 
     @classmethod
     def open(cls, path: str | Path, clock: Clock = time.time) -> Store:

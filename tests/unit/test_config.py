@@ -122,7 +122,17 @@ BROKEN = [
         "networks.alpha.workloads[0].selector",
         "not a label selector",
     ),
-    ("chat: {slack: {bot_token: x}}", "chat.slack.signing_secret", "required key is missing"),
+    ("chat: {slack: {bot_token: x}}", "chat.slack", "give signing_secret"),
+    (
+        "resolution_matrix: [{event: e, action: a, criticality: Minor, matchers: ['alertname=~\"(\"']}]",
+        "resolution_matrix[0].matchers",
+        "alertname",
+    ),
+    (
+        "resolution_matrix: [{event: e, action: a, criticality: Urgent}]",
+        "resolution_matrix[0].criticality",
+        "must be Blocker, Critical, Major or Minor",
+    ),
 ]
 
 

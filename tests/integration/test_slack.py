@@ -1,0 +1,225 @@
+"""Slack: signed slash commands, confirmations with buttons, delivery and errors,
+through slack-bolt and slack-sdk against the Slack fake."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from integrations.slack_blocks import CANCEL_ACTION
+from tests.fakes.slack_api import ALICE, BOB, DEPLOYS
+from tests.fakes.slack_signing import (
+    bad_signature,
+    signed_headers,
+    slash_command_body,
+    stale_timestamp,
+)
+from tests.harness import wait_until
+from tests.integration.slack_harness import SECRET, slack_bot
+
+CAROL = "U0CAROL"
+SETUP: dict[str, Any] = {
+    "networks": {
+        "alpha": {"namespace": "alpha", "image": "x"},
+        "beta": {"namespace": "beta", "image": "x", "approvals": 2},
+    },
+    "roles": {"admin": {"slack_users": [ALICE]}, "release": {"slack_groups": ["S0RELEASE"]}},
+    "permissions": {"deploy": ["admin", "release"], "admin": ["admin"]},
+}
+
+
+async def test_a_signed_slash_command_is_acked_at_once_and_answered_in_the_channel(
+    tmp_path: Path,
+) -> None:
+    async with slack_bot(tmp_path, **SETUP) as sb:
+        status, seconds, _ = await sb.command("help", user=ALICE)
+        assert status == 200
+        assert seconds < 3.0
+        await sb.slack.wait_until(lambda: any("Commands:" in t for t in sb.texts()), within=10)
+        (post,) = [c for c in sb.slack.calls("chat.postMessage") if "Commands:" in c.params["text"]]
+        assert post.params["channel"] == DEPLOYS
+
+
+async def test_progress_is_updated_in_place_and_threads_hold_details(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path, **SETUP) as sb:
+        await sb.command("lock alpha release freeze", user=ALICE)
+        await sb.slack.wait_until(lambda: any("is locked" in t for t in sb.texts()), within=10)
+        await sb.command("status", user=ALICE)
+        await sb.slack.wait_until(
+            lambda: any("locked by alice" in t for t in sb.texts()), within=10
+        )
+        assert sb.slack.count("chat.update") == 0  # plain replies are posted once
+
+
+async def test_bad_signature_stale_timestamp_and_missing_headers_get_401(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path, **SETUP) as sb:
+        body = slash_command_body(sb.slack.slash_command("status", user_id=ALICE))
+        cases = [
+            signed_headers(body, SECRET, signature=bad_signature(body, SECRET, 1)),
+            signed_headers(body, SECRET, timestamp=stale_timestamp()),
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        ]
+        for headers in cases:
+            async with sb.http.post(sb.events_url, data=body, headers=headers) as resp:
+                assert resp.status == 401
+        assert sb.slack.calls() == []
+        assert sb.bot.services.store.recent_audit(5) == []
+
+
+async def test_approve_runs_the_command_once(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path, **SETUP) as sb:
+        sb.bot.services.store.lock("alpha", holder="alice", reason="freeze")
+        await sb.command("unlock alpha", user=ALICE)
+        message = await sb.confirmation_message()
+        assert "locked by alice" in message.text
+        await sb.click(message, user=ALICE)
+        await sb.slack.wait_until(lambda: any("is unlocked" in t for t in sb.texts()), within=10)
+        assert "✅ Approved by <@U0ALICE>" in sb.slack.message(DEPLOYS, message.ts).text
+        assert sb.bot.services.store.get_lock("alpha") is None
+
+
+async def test_a_slow_command_gets_an_ephemeral_working_note(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path, **SETUP) as sb:
+        sb.bot.services.store.lock("alpha", holder="alice", reason="freeze")
+        await sb.command("unlock alpha", user=ALICE)  # waits for a click: takes longer
+        await sb.slack.wait_until(
+            lambda: "Working on `unlock alpha`…" in sb.ephemerals(ALICE), within=10
+        )
+        message = await sb.confirmation_message()
+        await sb.click(message, user=ALICE, action=CANCEL_ACTION)
+        await sb.slack.wait_until(lambda: any("Cancelled:" in t for t in sb.texts()), within=10)
+
+
+async def test_cancel_leaves_everything_as_it_was(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path, **SETUP) as sb:
+        sb.bot.services.store.lock("alpha", holder="alice", reason="freeze")
+        await sb.command("unlock alpha", user=ALICE)
+        message = await sb.confirmation_message()
+        await sb.click(message, user=ALICE, action=CANCEL_ACTION)
+        await sb.slack.wait_until(lambda: any("Cancelled:" in t for t in sb.texts()), within=10)
+        assert "✖️ Cancelled by <@U0ALICE>" in sb.slack.message(DEPLOYS, message.ts).text
+        assert sb.bot.services.store.get_lock("alpha") is not None
+        assert sb.bot.services.store.recent_audit(1)[0].outcome == "cancelled"
+
+
+async def test_approval_by_a_user_without_permission_is_refused(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path, **SETUP) as sb:
+        sb.bot.services.store.lock("alpha", holder="alice", reason="freeze")
+        await sb.command("unlock alpha", user=ALICE)
+        message = await sb.confirmation_message()
+        await sb.click(message, user=BOB)
+        await sb.slack.wait_until(
+            lambda: any("You need the `deploy` permission" in t for t in sb.ephemerals(BOB)),
+            within=10,
+        )
+        conf = sb.bot.services.store.confirmations.pending()[0]
+        assert conf.approvers == ()
+        assert sb.bot.services.store.get_lock("alpha") is not None
+        await sb.click(message, user=ALICE, action=CANCEL_ACTION)
+        await sb.slack.wait_until(lambda: any("Cancelled:" in t for t in sb.texts()), within=10)
+
+
+async def test_two_approvals_the_requesters_click_does_not_count(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path, **SETUP) as sb:
+        sb.slack.add_user(CAROL, "carol")
+        sb.slack.set_usergroup("S0RELEASE", {CAROL})
+        sb.bot.services.store.lock("beta", holder="alice", reason="freeze")
+        await sb.command("unlock beta", user=ALICE)
+        message = await sb.confirmation_message()
+        assert "someone other than <@U0ALICE>" in str(message.blocks)
+        await sb.click(message, user=ALICE)
+        await sb.slack.wait_until(
+            lambda: any("someone other than you" in t for t in sb.ephemerals(ALICE)), within=10
+        )
+        assert sb.bot.services.store.get_lock("beta") is not None
+        await sb.click(message, user=CAROL)  # holds deploy through the S0RELEASE group
+        await sb.slack.wait_until(lambda: any("is unlocked" in t for t in sb.texts()), within=10)
+        assert "✅ Approved by <@U0CAROL>" in sb.slack.message(DEPLOYS, message.ts).text
+
+
+async def test_buttons_expire_and_say_so_when_clicked_late(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path, slack={"confirm_timeout": "300ms"}, **SETUP) as sb:
+        sb.bot.services.store.lock("alpha", holder="alice", reason="freeze")
+        await sb.command("unlock alpha", user=ALICE)
+        message = await sb.confirmation_message()
+        await sb.slack.wait_until(
+            lambda: "Expired" in sb.slack.message(DEPLOYS, message.ts).text, within=10
+        )
+        await sb.click(message, user=ALICE)
+        await sb.slack.wait_until(
+            lambda: any("expired" in t for t in sb.ephemerals(ALICE)), within=10
+        )
+        assert sb.bot.services.store.get_lock("alpha") is not None
+
+
+async def test_a_double_click_and_a_retried_delivery_run_the_work_once(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path, **SETUP) as sb:
+        store = sb.bot.services.store
+        store.lock("alpha", holder="alice", reason="freeze")
+        status, _, fields = await sb.command("unlock alpha", user=ALICE)
+        retried, _, _ = await sb.command("unlock alpha", user=ALICE, retry_of=fields)
+        assert (status, retried) == (200, 200)
+        message = await sb.confirmation_message()
+        _, payload = await sb.click(message, user=ALICE)
+        results = await asyncio.gather(
+            sb.click(message, user=ALICE),
+            sb.click(message, user=ALICE, payload=payload, retry=True),
+        )
+        assert [r[0] for r in results] == [200, 200]
+        await sb.slack.wait_until(lambda: any("is unlocked" in t for t in sb.texts()), within=10)
+        await wait_until(lambda: len(sb.ephemerals(ALICE)) >= 2, what="the 'already' notes")
+        await sb.bot.services.outbox.wait_delivered(timeout=5)
+        assert sum("is unlocked" in t for t in sb.texts()) == 1
+        assert (
+            len([m for m in sb.slack.messages(DEPLOYS) if "Approve" in str(m.revisions[0].blocks)])
+            == 1
+        )
+        unlocks = [e for e in store.recent_audit(10) if e.command == "unlock"]
+        assert [e.outcome for e in unlocks] == ["ok"]
+        assert any("Already approved" in t for t in sb.ephemerals(ALICE))
+
+
+async def test_user_groups_are_cached(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path, **SETUP) as sb:
+        sb.slack.add_user(CAROL, "carol")
+        sb.slack.set_usergroup("S0RELEASE", {CAROL})
+        for n in range(3):
+            await sb.command(f"lock alpha freeze {n}" if n == 0 else "status", user=CAROL)
+        await sb.slack.wait_until(lambda: sum("locked" in t for t in sb.texts()) >= 2, within=10)
+        assert sb.bot.services.store.get_lock("alpha") is not None
+        assert sb.slack.count("usergroups.users.list") == 1
+
+
+async def test_rate_limited_posts_wait_for_retry_after_and_arrive_once(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path, **SETUP) as sb:
+        sb.slack.fail_next("chat.postMessage", status=429, retry_after=2)
+        await sb.command("status", user=ALICE)
+        await sb.slack.wait_until(lambda: any("Outbox" in t for t in sb.texts()), within=15)
+        first, second = sb.slack.calls("chat.postMessage")[:2]
+        assert first.status == 429 and second.error is None
+        assert second.received_at - first.received_at >= 2.0
+        assert sum("Outbox" in t for t in sb.texts()) == 1
+
+
+async def test_a_channel_the_bot_cannot_post_in_is_explained_to_the_user(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path, **SETUP) as sb:
+        sb.slack.add_channel("C0PRIVATE", "secret", is_private=True, bot_is_member=False)
+        await sb.command("status", user=ALICE, channel="C0PRIVATE")
+        await sb.slack.wait_until(
+            lambda: any("I could not post here" in t for t in sb.ephemerals(ALICE)), within=10
+        )
+        store = sb.bot.services.store
+        await wait_until(lambda: bool(store.dead_items()), what="the parked item")
+        assert "slack:C0PRIVATE" == store.dead_items()[0].destination
+
+
+async def test_socket_mode_receives_a_slash_command_and_answers(tmp_path: Path) -> None:
+    async with slack_bot(
+        tmp_path, slack={"app_token": "xapp-test", "signing_secret": None}, **SETUP
+    ) as sb:
+        await sb.slack.wait_for_socket()
+        envelope = await sb.slack.socket_send_slash_command("help", user_id=ALICE)
+        ack = await sb.slack.wait_for_ack(envelope)
+        assert ack.envelope_id == envelope
+        await sb.slack.wait_until(lambda: any("Commands:" in t for t in sb.texts()), within=10)
