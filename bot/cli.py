@@ -53,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     cfg_sub = cfg.add_subparsers(dest="config_cmd", required=True, metavar="ACTION")
     with_config(cfg_sub.add_parser("check", help="validate a config file"))
     cfg_sub.add_parser("schema", help="print the config's JSON Schema")
+    manifest = sub.add_parser("slack-manifest", help="print the Slack app manifest (YAML)")
+    manifest.add_argument(
+        "--url",
+        default=None,
+        help="public base URL, e.g. https://bot.example.org (none: Socket Mode)",
+    )
     docs = sub.add_parser("docs", help="print generated reference docs (Markdown)")
     docs.add_argument("what", choices=["commands", "config"])
     return parser
@@ -62,6 +68,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``testnet-bot`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
     env = dict(os.environ)
+    if args.cmd == "slack-manifest":
+        import commands
+        from bot.registry import DEFAULT_REGISTRY
+        from integrations.slack_manifest import manifest_yaml
+
+        if args.url is not None and not args.url.startswith("https://"):
+            print("error: --url must be an https:// URL Slack can reach", file=sys.stderr)
+            return EXIT_USAGE
+        print(manifest_yaml(DEFAULT_REGISTRY, url=args.url), end="")
+        return EXIT_OK
     if args.cmd == "docs":
         import commands  # noqa: F401  (registers the built-in commands)
         from bot.docs import commands_markdown, config_markdown
@@ -121,7 +137,9 @@ async def _run(config: BotConfig, source: str, *, shell: bool, serve_http: bool 
         async with Bot(config, config_source=source, serve_http=serve_http) as bot:
             log.info(
                 "chat: %s",
-                "local shell" if shell else "no local shell (stdin is not a terminal; use `testnet-bot shell`)",
+                "local shell"
+                if shell
+                else "no local shell (stdin is not a terminal; use `testnet-bot shell`)",
                 extra={"event": "chat_adapters"},
             )
             waiters: list[asyncio.Task[Any]] = [

@@ -173,11 +173,17 @@ class Dispatcher:
         )
 
 
+_SHELL_SPECIAL = frozenset("\"'\\#")
+
+
 def _words(text: str) -> list[str]:
-    try:
-        words = shlex.split(text)
-    except ValueError as exc:
-        raise UsageError(messages.UNPARSEABLE.format(reason=exc)) from None
+    if _SHELL_SPECIAL.isdisjoint(text):
+        words = text.split()  # what shlex would give, much faster
+    else:
+        try:
+            words = shlex.split(text)
+        except ValueError as exc:
+            raise UsageError(messages.UNPARSEABLE.format(reason=exc)) from None
     if words and words[0] in PREFIXES:
         words = words[1:]
     if not words:

@@ -20,10 +20,10 @@ class _StateCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         depth = GaugeMetricFamily(
             "testnet_bot_outbox_items",
-            "Outbox items by destination and state (pending, delivered, dead).",
+            "Outbox items waiting (pending) or parked (dead), by destination.",
             labels=["destination", "state"],
         )
-        for (dest, state), n in sorted(self._store.outbox_counts().items()):
+        for (dest, state), n in sorted(self._store.outbox_counts(delivered=False).items()):
             depth.add_metric([dest, state], n)
         yield depth
         runs = GaugeMetricFamily(

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from bot.config import OutboxConfig
 from bot.metrics import Metrics
 from bot.tasks import TaskSupervisor
+from state.db import transaction
 from state.records import OutboxItem
 from state.store import Store
 
@@ -150,6 +151,15 @@ class Outbox:
         self.wake()
         return item_id
 
+    def post(self, destination: str, payload: dict[str, Any]) -> str:
+        """Queue a new message that may be edited later; return its message key
+        (the key and the item are written in one transaction)."""
+        with transaction(self.store.conn):
+            key = self.store.new_message(destination)
+            self.store.enqueue(destination, "post", payload, message_key=key)
+        self.wake()
+        return key
+
     def wake(self) -> None:
         """Tell the worker there may be work (after writes made outside ``enqueue``)."""
         self._idle.clear()
@@ -171,7 +181,7 @@ class Outbox:
                 pass
 
     def _pending(self, destination: str | None) -> bool:
-        counts = self.store.outbox_counts()
+        counts = self.store.outbox_counts(delivered=False)
         return any(
             n
             for (dest, state), n in counts.items()

@@ -48,8 +48,7 @@ class OutboxResponder:
 
     async def reply(self, text: str, *, table: Table | None = None) -> MessageRef:
         """Queue a new message."""
-        key = self.outbox.store.new_message(self._destination)
-        self.outbox.enqueue(self._destination, "post", self._payload(text, table), message_key=key)
+        key = self.outbox.post(self._destination, self._payload(text, table))
         ref = MessageRef(self._destination, key)
         self.posted.append(ref)
         return ref
@@ -64,10 +63,8 @@ class OutboxResponder:
         self, ref: MessageRef, text: str, *, table: Table | None = None
     ) -> MessageRef:
         """Queue a reply under ``ref``."""
-        key = self.outbox.store.new_message(ref.destination)
         payload = {**self._payload(text, table), "thread_key": ref.key}
-        self.outbox.enqueue(ref.destination, "post", payload, message_key=key)
-        return MessageRef(ref.destination, key)
+        return MessageRef(ref.destination, self.outbox.post(ref.destination, payload))
 
     async def confirm(self, request: ConfirmRequest) -> ConfirmResult:
         """Platforms override this; by default nothing dangerous is approved."""

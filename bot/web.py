@@ -45,7 +45,7 @@ class WebServer:
         """Listen on ``host:port`` (0: a free port); return the base URL."""
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        site = web.TCPSite(self._runner, host, port, backlog=1024)
         await site.start()
         server = site._server
         sockets = getattr(server, "sockets", None) or []

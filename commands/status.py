@@ -40,7 +40,7 @@ async def status(ctx: Context) -> None:
     else:
         lines.append("In flight: nothing")
     pending = dead = 0
-    for (_, state), n in store.outbox_counts().items():
+    for (_, state), n in store.outbox_counts(delivered=False).items():
         pending += n if state == "pending" else 0
         dead += n if state == "dead" else 0
     health = "✅" if dead == 0 else "⚠️"

@@ -62,6 +62,29 @@ PERMANENT_ERRORS = {
 }
 
 
+RETRY_WINDOW = 900.0
+"""Slack retries an unacked request after 1 s, 1 min and 5 min: remember for 15 min."""
+
+
+class RecentKeys:
+    """Keys seen in the last ``window`` seconds (slash-command trigger ids), so a
+    retried delivery is recognised. In memory: a retry that reaches a restarted
+    bot runs the command again, which re-asks any confirmation."""
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self._seen: dict[str, float] = {}
+
+    def first_time(self, key: str) -> bool:
+        """Record ``key``; False if it was seen within the window."""
+        now = time.monotonic()
+        if len(self._seen) > 10_000:
+            self._seen = {k: t for k, t in self._seen.items() if now - t < self.window}
+        seen_at = self._seen.get(key)
+        self._seen[key] = now
+        return seen_at is None or now - seen_at >= self.window
+
+
 def destination(channel: str) -> str:
     """The outbox destination of a Slack channel."""
     return f"slack:{channel}"
@@ -255,6 +278,7 @@ class SlackAdapter:
         self.groups = GroupCache(self.client, groups, config.group_cache_ttl)
         self._waiters: dict[str, asyncio.Future[ConfirmResult]] = {}
         self._socket: AsyncSocketModeHandler | None = None
+        self._recent = RecentKeys(RETRY_WINDOW)
         self.app.command("/testnet")(self._on_command)
         self.app.action(APPROVE_ACTION)(self._on_approve)
         self.app.action(CANCEL_ACTION)(self._on_cancel)
@@ -298,18 +322,16 @@ class SlackAdapter:
 
     # -- slash command -------------------------------------------------------
 
-    async def _on_command(self, ack: Any, command: dict[str, Any], request: Any) -> None:
+    async def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
         await ack()
-        retry = request.headers.get("x-slack-retry-num")
-        key = f"slack:command:{command.get('trigger_id') or uuid.uuid4().hex}"
-        if self.services.store.confirmations.seen(key):
-            log.info("ignored a retried slash command (retry %s)", retry)
-            return
         self.services.supervisor.spawn(
             f"slack-command:{command.get('trigger_id', '')}", self._run_command(command)
         )
 
     async def _run_command(self, command: dict[str, Any]) -> None:
+        if not self._recent.first_time(command.get("trigger_id") or uuid.uuid4().hex):
+            log.info("ignored a retried slash command", extra={"event": "slack_retry"})
+            return
         user = command["user_id"]
         actor = Actor(
             "slack", user, command.get("user_name") or user, await self.groups.groups_of(user)

@@ -1,5 +1,5 @@
 """Confirmations that wait for approvers (buttons in chat), kept in SQLite so a
-double click, a retried delivery or a second bot process never approves twice."""
+double click or a retried delivery never approves twice."""
 
 from __future__ import annotations
 
@@ -161,18 +161,6 @@ class Confirmations:
             self.conn.execute("UPDATE confirmations SET state = 'expired' WHERE id = ?", (conf.id,))
             return self.get(conf.id)
         return None
-
-    def seen(self, key: str) -> bool:
-        """Record an inbound request key; True if it was seen before (a retry)."""
-        cur = self.conn.execute(
-            "INSERT OR IGNORE INTO inbound_seen (key, seen_at) VALUES (?, ?)", (key, self.clock())
-        )
-        return cur.rowcount == 0
-
-    def forget_seen(self, older_than: float) -> int:
-        """Drop inbound keys recorded before ``older_than``."""
-        cur = self.conn.execute("DELETE FROM inbound_seen WHERE seen_at < ?", (older_than,))
-        return cur.rowcount
 
 
 _SELECT = (

@@ -109,7 +109,7 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
 
 
 def _v3(conn: sqlite3.Connection) -> None:
-    """Confirmations waiting for approvers, and inbound requests already seen."""
+    """Confirmations waiting for approvers."""
     _run_script(
         conn,
         """
@@ -128,11 +128,6 @@ def _v3(conn: sqlite3.Connection) -> None:
             created_at REAL NOT NULL,
             expires_at REAL NOT NULL
         );
-        CREATE TABLE inbound_seen (
-            key TEXT PRIMARY KEY,
-            seen_at REAL NOT NULL
-        );
-        CREATE INDEX inbound_seen_at ON inbound_seen(seen_at);
         """,
     )
 

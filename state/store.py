@@ -341,10 +341,13 @@ class Store:
         row = self.conn.execute(_OUTBOX_SELECT + " WHERE id = ?", (item_id,)).fetchone()
         return _outbox(row) if row else None
 
-    def outbox_counts(self) -> dict[tuple[str, str], int]:
-        """How many outbox items there are per (destination, state)."""
+    def outbox_counts(self, *, delivered: bool = True) -> dict[tuple[str, str], int]:
+        """How many outbox items there are per (destination, state); without
+        ``delivered`` only pending and dead ones are counted (an index look-up, cheap
+        however long the history)."""
+        where = "" if delivered else " WHERE state IN ('pending', 'dead')"
         rows = self.conn.execute(
-            "SELECT destination, state, COUNT(*) FROM outbox GROUP BY destination, state"
+            f"SELECT destination, state, COUNT(*) FROM outbox{where} GROUP BY destination, state"
         )
         return {(d, s): int(n) for d, s, n in rows}
 

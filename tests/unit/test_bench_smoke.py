@@ -22,3 +22,24 @@ def test_dispatch_bench_prints_json_figures() -> None:
     figures = {json.loads(line)["figure"]: json.loads(line) for line in result.stdout.splitlines()}
     assert set(figures) == {"handler_direct_us", "dispatch_us", "dispatch_overhead_us"}
     assert all(f["n"] == 50 and f["p99"] >= f["p50"] for f in figures.values())
+
+
+def test_slack_ack_bench_prints_both_apps_and_the_ratios() -> None:
+    result = subprocess.run(
+        [sys.executable, "bench/slack_ack.py", "--burst", "10", "--total", "20", "--concurrency", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    apps = {(line.get("app"), line.get("shape")) for line in lines if "app" in line}
+    assert apps == {
+        ("bare_bolt", "burst_10"),
+        ("bare_bolt", "20_at_concurrency_2"),
+        ("testnet_bot", "burst_10"),
+        ("testnet_bot", "20_at_concurrency_2"),
+    }
+    (ratios,) = [line for line in lines if line.get("figure") == "ratios_bot_over_bare"]
+    assert ratios["burst_p99"] > 0 and ratios["steady_p99"] > 0
