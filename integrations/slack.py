@@ -14,12 +14,16 @@ import logging
 import time
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl
 
 import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -178,6 +182,19 @@ class SlackDelivery:
         raise PermanentFailure(f"{error}: {hint}")
 
 
+def _repair_slash_command(request: AsyncBoltRequest) -> None:
+    """Work around slack-bolt 1.30 dropping a slash command whose text contains the
+    word "payload": its parser then looks for an interactivity ``payload`` field,
+    finds none, and leaves the body empty. Re-parse such a body as the form it is
+    (the signature is checked on the raw body either way)."""
+    if request.body or not request.raw_body:
+        return
+    fields = dict(parse_qsl(request.raw_body, keep_blank_values=True))
+    if "command" in fields and "payload" not in fields:
+        request.body = fields
+        request.context = build_async_context(AsyncBoltContext({}), fields)
+
+
 def _retry_after(headers: Any) -> float | None:
     values = headers.get("Retry-After") or headers.get("retry-after")
     if isinstance(values, list):
@@ -317,7 +334,9 @@ class SlackAdapter:
                 future.set_result(ConfirmResult(False, reason="the bot is shutting down"))
 
     async def _http(self, request: web.Request) -> web.Response:
-        bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
+        bolt_request = await to_bolt_request(request)
+        _repair_slash_command(bolt_request)
+        bolt_response = await self.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 
     # -- slash command -------------------------------------------------------

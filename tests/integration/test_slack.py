@@ -223,3 +223,13 @@ async def test_socket_mode_receives_a_slash_command_and_answers(tmp_path: Path) 
         ack = await sb.slack.wait_for_ack(envelope)
         assert ack.envelope_id == envelope
         await sb.slack.wait_until(lambda: any("Commands:" in t for t in sb.texts()), within=10)
+
+
+async def test_a_command_mentioning_payload_is_not_lost(tmp_path: Path) -> None:
+    # slack-bolt 1.30 mistakes such a body for an interactivity request
+    async with slack_bot(tmp_path, **SETUP) as sb:
+        status, _, _ = await sb.command("lock alpha payload migration", user=ALICE)
+        assert status == 200
+        await sb.slack.wait_until(lambda: any("is locked" in t for t in sb.texts()), within=10)
+        lock = sb.bot.services.store.get_lock("alpha")
+        assert lock is not None and lock.reason == "payload migration"
