@@ -66,6 +66,10 @@ PERMANENT_ERRORS = {
 }
 
 
+TOKEN_UNUSABLE = (
+    "testnet-bot cannot use its Slack token (revoked or invalid): "
+    "an admin must reinstall the app and update SLACK_BOT_TOKEN."
+)
 RETRY_WINDOW = 900.0
 """Slack retries an unacked request after 1 s, 1 min and 5 min: remember for 15 min."""
 
@@ -290,6 +294,7 @@ class SlackAdapter:
             request_verification_enabled=signing is not None,
             process_before_response=False,
             logger=logging.getLogger("slack_bolt"),
+            user_facing_authorize_error_message=TOKEN_UNUSABLE,
         )
         groups = {g for role in services.config.roles.values() for g in role.slack_groups}
         self.groups = GroupCache(self.client, groups, config.group_cache_ttl)

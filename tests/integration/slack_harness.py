@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 
 from bot.app import Bot
+from bot.registry import DEFAULT_REGISTRY, Registry
 from integrations.slack_blocks import APPROVE_ACTION
 from tests.fakes.slack_api import DEPLOYS, FakeMessage, SlackFake
 from tests.fakes.slack_signing import signed_block_actions, signed_slash_command
@@ -105,7 +106,9 @@ def confirmation_id(message: FakeMessage) -> str:
 
 
 @asynccontextmanager
-async def slack_bot(tmp_path: Path, **config: Any) -> AsyncIterator[SlackBot]:
+async def slack_bot(
+    tmp_path: Path, *, registry: Registry = DEFAULT_REGISTRY, **config: Any
+) -> AsyncIterator[SlackBot]:
     """Start the Slack fake and the bot configured to use it (HTTP mode unless
     ``app_token`` is given in ``slack``)."""
     slack_overrides = config.pop("slack", {})
@@ -117,5 +120,5 @@ async def slack_bot(tmp_path: Path, **config: Any) -> AsyncIterator[SlackBot]:
             **slack_overrides,
         }
         cfg = make_config(tmp_path, chat={"slack": settings, **config.pop("chat", {})}, **config)
-        async with Bot(cfg) as bot:
+        async with Bot(cfg, registry=registry) as bot:
             yield SlackBot(bot, slack, http)

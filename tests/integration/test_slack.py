@@ -7,11 +7,16 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from bot.context import Context
+from bot.registry import Registry
 from integrations.slack_blocks import CANCEL_ACTION
 from tests.fakes.slack_api import ALICE, BOB, DEPLOYS
 from tests.fakes.slack_signing import (
     bad_signature,
     signed_headers,
+    signed_slash_command,
     slash_command_body,
     stale_timestamp,
 )
@@ -233,3 +238,80 @@ async def test_a_command_mentioning_payload_is_not_lost(tmp_path: Path) -> None:
         await sb.slack.wait_until(lambda: any("is locked" in t for t in sb.texts()), within=10)
         lock = sb.bot.services.store.get_lock("alpha")
         assert lock is not None and lock.reason == "payload migration"
+
+
+async def test_long_work_updates_one_message_in_place_with_details_in_its_thread(
+    tmp_path: Path,
+) -> None:
+    registry = Registry()
+
+    @registry.command("rollout")
+    async def rollout(ctx: Context) -> None:
+        """Pretend to roll 4 validators."""
+        ref = await ctx.reply("validators 0/4 ready ░░░░")
+        for n in range(1, 5):
+            await ctx.update(ref, f"validators {n}/4 ready " + "▓" * n + "░" * (4 - n))
+            await ctx.reply_in_thread(ref, f"validator-{n} is Ready")
+
+    async with slack_bot(tmp_path, registry=registry, **SETUP) as sb:
+        await sb.command("rollout", user=ALICE)
+        await sb.slack.wait_until(
+            lambda: any(t.startswith("validators 4/4") for t in sb.texts()), within=15
+        )
+        root_ts = sb.slack.messages(DEPLOYS)[0].ts
+        await sb.slack.wait_until(
+            lambda: len(sb.slack.messages(DEPLOYS, thread_ts=root_ts)) >= 4, within=15
+        )
+        root = sb.slack.messages(DEPLOYS)[0]
+        assert root.text == "validators 4/4 ready ▓▓▓▓"
+        assert 1 <= root.edits <= 4  # edits queued behind the rate limit collapse
+        thread = sb.slack.messages(DEPLOYS, thread_ts=root.ts)
+        assert [m.text for m in thread][-4:] == [f"validator-{n} is Ready" for n in range(1, 5)]
+        assert sb.slack.count("chat.postMessage") == 5
+
+
+async def test_a_revoked_token_is_logged_clearly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with slack_bot(tmp_path, **SETUP) as sb:
+        await sb.command("help", user=ALICE)  # bolt checks the token once, on first use
+        await sb.slack.wait_until(lambda: any("Commands:" in t for t in sb.texts()), within=10)
+        sb.slack.revoke(sb.slack.bot_token)
+        await sb.command("status", user=ALICE)
+        store = sb.bot.services.store
+        await wait_until(lambda: bool(store.dead_items()), what="the refused post")
+        assert "token_revoked" in store.dead_items()[0].last_error
+        assert any(
+            "token_revoked" in r.getMessage() and "reinstall" in r.getMessage()
+            for r in caplog.records
+        )
+        assert sb.slack.bot_token not in caplog.text
+
+
+async def test_a_missing_scope_is_logged_and_the_group_counts_as_empty(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with slack_bot(tmp_path, **SETUP) as sb:
+        sb.slack.add_user(CAROL, "carol")
+        sb.slack.set_usergroup("S0RELEASE", {CAROL})
+        sb.slack.scopes.discard("usergroups:read")
+        await sb.command("lock alpha x", user=CAROL)
+        await sb.slack.wait_until(
+            lambda: any("You need the `deploy` permission" in t for t in sb.texts()), within=10
+        )
+        assert any(
+            "usergroups:read" in r.getMessage() or "missing_scope" in r.getMessage()
+            for r in caplog.records
+        )
+        assert sb.bot.services.store.get_lock("alpha") is None
+
+
+async def test_a_token_revoked_before_start_is_explained_in_the_ack(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path, **SETUP) as sb:
+        sb.slack.revoke(sb.slack.bot_token)
+        fields = sb.slack.slash_command("status", user_id=ALICE)
+        request = signed_slash_command(fields, SECRET)
+        async with sb.http.post(sb.events_url, data=request.body, headers=request.headers) as resp:
+            body = await resp.text()
+        assert "reinstall the app" in body
+        assert sb.bot.services.store.recent_audit(5) == []
