@@ -116,3 +116,13 @@ async def test_audit_shows_recent_commands(tmp_path: Path) -> None:
         assert "shell:operator" in out and "status" in out and "ok" in out
         out = await bot.say("audit 0")
         assert "between 1 and 200" in out
+
+
+async def test_status_shows_parked_deliveries(tmp_path: Path) -> None:
+    async with ShellBot(make_config(tmp_path)) as bot:
+        item = bot.store.enqueue("slack:C0GONE", "post", {"text": "lost"})
+        assert item is not None
+        bot.store.mark_dead(item, error="channel_not_found: the channel does not exist")
+        out = await bot.say("status")
+        assert "Outbox: ⚠️ 0 pending, 1 dead" in out
+        assert "slack:C0GONE: channel_not_found" in out
