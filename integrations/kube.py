@@ -1,0 +1,797 @@
+"""Kubernetes behind a small typed wrapper: workloads, rollouts, pods, logs, services, jobs.
+
+This is the only module that imports kubernetes_asyncio. Callers get the frozen
+dataclasses of :mod:`integrations.kube_models` and one error type, :class:`KubeError`
+(HTTP status, API reason and a message fit to show a user)::
+
+    async with KubeClient.from_kubeconfig(path, context="alpha") as kube:
+        changes = await kube.set_image("alpha", "StatefulSet", "validator", "org/node", "0.62.0")
+        async with kube.watch_rollout("alpha", "StatefulSet", "validator", timeout=900) as rollout:
+            async for progress in rollout:
+                ...  # the last snapshot has done=True, or failure set
+
+Rollouts are followed with the watch API on the workload and on its pods (never by
+polling); a watch the server closes is resumed from the last resourceVersion seen, and
+one that answers 410 Gone is re-listed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+from kubernetes_asyncio import client as k8s
+from kubernetes_asyncio import config as k8s_config
+from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.config.config_exception import ConfigException
+
+from integrations.kube_models import (
+    WORKLOAD_KINDS,
+    ContainerImage,
+    Event,
+    Job,
+    JsonObj,
+    KubeError,
+    Pod,
+    RolloutProgress,
+    Service,
+    Workload,
+    WorkloadKind,
+    event_from_json,
+    image_reference,
+    job_from_json,
+    pod_from_json,
+    rollout_progress,
+    same_repository,
+    selector_string,
+    service_from_json,
+    split_image,
+    workload_from_json,
+)
+
+__all__ = [
+    "ContainerImage",
+    "Event",
+    "Job",
+    "KubeClient",
+    "KubeError",
+    "Pod",
+    "RolloutProgress",
+    "RolloutWatch",
+    "Service",
+    "Workload",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REQUEST_TIMEOUT = 30.0
+WATCH_SERVER_TIMEOUT = 300
+"""Seconds the server keeps one watch request open; the watch then resumes."""
+MAX_WATCH_FAILURES = 5
+"""Consecutive failures to (re)open a watch before the rollout watch gives up."""
+_TAG = re.compile(r"^(sha256:[0-9a-f]{64}|[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$")
+_ANY_ERROR = (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError)
+
+
+def _api_error(exc: BaseException, what: str) -> KubeError:
+    if isinstance(exc, KubeError):
+        return exc
+    if isinstance(exc, ApiException):
+        status, reason, message = exc.status, exc.reason, None
+        try:
+            body = json.loads(exc.body) if exc.body else {}
+            message, reason = body.get("message"), body.get("reason") or reason
+        except (TypeError, ValueError):
+            message = str(exc.body or "") or None
+        return KubeError(f"{what}: {message or reason or 'error'}", status=status, reason=reason)
+    return KubeError(f"{what}: cannot reach the Kubernetes API ({type(exc).__name__}: {exc})")
+
+
+class KubeClient:
+    """A connection to one cluster; opens and closes its own API client.
+
+    Build it with :meth:`from_kubeconfig` or :meth:`in_cluster` and enter it with
+    ``async with``; every method needs it entered.
+    """
+
+    def __init__(
+        self,
+        configure: Callable[[k8s.Configuration], Awaitable[None]],
+        *,
+        description: str,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    ) -> None:
+        self._configure = configure
+        self.description = description
+        self.request_timeout = request_timeout
+        self._api: k8s.ApiClient | None = None
+
+    @classmethod
+    def from_kubeconfig(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        context: str | None = None,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    ) -> KubeClient:
+        """A client for ``context`` (default: the current one) of a kubeconfig file."""
+
+        async def configure(configuration: k8s.Configuration) -> None:
+            await k8s_config.load_kube_config(
+                config_file=None if path is None else os.fspath(path),
+                context=context,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+
+        where = f"kubeconfig {path or '~/.kube/config'}" + (
+            f" context {context}" if context else ""
+        )
+        return cls(configure, description=where, request_timeout=request_timeout)
+
+    @classmethod
+    def in_cluster(cls, *, request_timeout: float = DEFAULT_REQUEST_TIMEOUT) -> KubeClient:
+        """A client using the pod's service account (token and CA mounted by Kubernetes)."""
+
+        async def configure(configuration: k8s.Configuration) -> None:
+            k8s_config.load_incluster_config(client_configuration=configuration)
+
+        return cls(configure, description="in-cluster config", request_timeout=request_timeout)
+
+    async def __aenter__(self) -> Self:
+        configuration = k8s.Configuration()
+        try:
+            await self._configure(configuration)
+        except (ConfigException, OSError, KeyError, TypeError, ValueError) as exc:
+            raise KubeError(f"cannot load {self.description}: {exc}") from exc
+        self._api = k8s.ApiClient(configuration)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._api is not None:
+            await self._api.close()
+            self._api = None
+
+    # ------------------------------------------------------------ plumbing
+
+    @property
+    def _client(self) -> k8s.ApiClient:
+        if self._api is None:
+            raise RuntimeError("KubeClient used outside `async with`")
+        return self._api
+
+    def _core(self) -> k8s.CoreV1Api:
+        return k8s.CoreV1Api(self._client)
+
+    def _apps(self) -> k8s.AppsV1Api:
+        return k8s.AppsV1Api(self._client)
+
+    def _batch(self) -> k8s.BatchV1Api:
+        return k8s.BatchV1Api(self._client)
+
+    async def _json(self, what: str, call: Awaitable[Any]) -> Any:
+        """Await an SDK call; its model back as the API's JSON (camelCase dicts)."""
+        try:
+            result = await call
+        except _ANY_ERROR as exc:
+            raise _api_error(exc, what) from exc
+        return self._client.sanitize_for_serialization(result)
+
+    def _workload_api(self, kind: str) -> tuple[Callable[..., Any], ...]:
+        """(read, list, patch) SDK methods of a workload kind."""
+        apps = self._apps()
+        if _kind(kind) == "StatefulSet":
+            return (
+                apps.read_namespaced_stateful_set,
+                apps.list_namespaced_stateful_set,
+                apps.patch_namespaced_stateful_set,
+            )
+        return (
+            apps.read_namespaced_deployment,
+            apps.list_namespaced_deployment,
+            apps.patch_namespaced_deployment,
+        )
+
+    async def _workload_json(self, namespace: str, kind: str, name: str) -> JsonObj:
+        kind = _kind(kind)
+        read = self._workload_api(kind)[0]
+        try:
+            result = await read(name, namespace, _request_timeout=self.request_timeout)
+        except ApiException as exc:
+            if exc.status == 404:
+                raise KubeError(
+                    f"{kind} {name} not found in namespace {namespace}",
+                    status=404,
+                    reason="NotFound",
+                ) from exc
+            raise _api_error(exc, f"reading {kind} {namespace}/{name}") from exc
+        except _ANY_ERROR as exc:
+            raise _api_error(exc, f"reading {kind} {namespace}/{name}") from exc
+        body: JsonObj = self._client.sanitize_for_serialization(result)
+        return body
+
+    async def _patch_workload(
+        self, namespace: str, kind: str, name: str, body: JsonObj
+    ) -> Workload:
+        patch = self._workload_api(kind)[2]
+        what = f"patching {kind} {namespace}/{name}"
+        raw = await self._json(
+            what, patch(name, namespace, body, _request_timeout=self.request_timeout)
+        )
+        return workload_from_json(_kind(kind), raw)
+
+    # ------------------------------------------------------------ workloads
+
+    async def list_workloads(
+        self,
+        namespace: str,
+        selector: str | Mapping[str, str] | None = None,
+        kinds: Sequence[str] = ("StatefulSet", "Deployment"),
+    ) -> list[Workload]:
+        """Workloads of ``kinds`` matching the label ``selector``: in ``kinds`` order, by name."""
+        found: list[Workload] = []
+        for kind in kinds:
+            listing = self._workload_api(kind)[1]
+            raw = await self._json(
+                f"listing {kind}s in {namespace}",
+                listing(
+                    namespace,
+                    label_selector=selector_string(selector),
+                    _request_timeout=self.request_timeout,
+                ),
+            )
+            items = sorted(raw.get("items") or [], key=lambda o: o["metadata"]["name"])
+            found.extend(workload_from_json(_kind(kind), item) for item in items)
+        return found
+
+    async def get_workload(self, namespace: str, kind: str, name: str) -> Workload:
+        """One StatefulSet or Deployment; KubeError(status=404) names it when it is missing."""
+        return workload_from_json(_kind(kind), await self._workload_json(namespace, kind, name))
+
+    async def set_image(
+        self, namespace: str, kind: str, name: str, repository: str, tag: str
+    ) -> dict[str, tuple[str, str]]:
+        """Point every container (and init container) running ``repository`` at ``tag``.
+
+        Only those containers change, by name, with one strategic-merge patch of the pod
+        template; sidecars running other images are untouched. Returns container name →
+        (old image, new image), including containers already at ``tag`` (no patch is
+        sent when nothing changes). KubeError when no container runs ``repository``.
+        """
+        kind = _kind(kind)
+        if not _TAG.match(tag):
+            raise ValueError(f"not a valid image tag: {tag!r}")
+        raw = await self._workload_json(namespace, kind, name)
+        pod_spec = raw["spec"]["template"]["spec"]
+        changes: dict[str, tuple[str, str]] = {}
+        patch: dict[str, list[dict[str, str]]] = {}
+        for field in ("containers", "initContainers"):
+            for container in pod_spec.get(field) or ():
+                old = container.get("image") or ""
+                if not same_repository(old, repository):
+                    continue
+                new = image_reference(split_image(old)[0], tag)
+                changes[container["name"]] = (old, new)
+                if new != old:
+                    patch.setdefault(field, []).append({"name": container["name"], "image": new})
+        if not changes:
+            running = ", ".join(
+                f"{c['name']}={c.get('image')}" for c in pod_spec.get("containers") or ()
+            )
+            raise KubeError(
+                f"no container of {kind} {namespace}/{name} runs {repository} "
+                f"(containers: {running})",
+                status=None,
+                reason="NoMatchingContainer",
+            )
+        if patch:
+            await self._patch_workload(
+                namespace, kind, name, {"spec": {"template": {"spec": patch}}}
+            )
+        return changes
+
+    async def set_images(
+        self, namespace: str, kind: str, name: str, images: Mapping[str, str]
+    ) -> dict[str, tuple[str, str]]:
+        """Set containers (or init containers), by name, to exactly these images (rollback).
+
+        Returns container name → (old image, new image). KubeError, with nothing
+        changed, when a named container does not exist.
+        """
+        kind = _kind(kind)
+        raw = await self._workload_json(namespace, kind, name)
+        pod_spec = raw["spec"]["template"]["spec"]
+        where = {
+            c["name"]: (field, c.get("image") or "")
+            for field in ("containers", "initContainers")
+            for c in pod_spec.get(field) or ()
+        }
+        unknown = sorted(set(images) - set(where))
+        if unknown:
+            raise KubeError(
+                f"{kind} {namespace}/{name} has no container named {', '.join(unknown)} "
+                f"(it has: {', '.join(where)})",
+                reason="NoMatchingContainer",
+            )
+        patch: dict[str, list[dict[str, str]]] = {}
+        changes: dict[str, tuple[str, str]] = {}
+        for container, image in images.items():
+            field, old = where[container]
+            changes[container] = (old, image)
+            if image != old:
+                patch.setdefault(field, []).append({"name": container, "image": image})
+        if patch:
+            await self._patch_workload(
+                namespace, kind, name, {"spec": {"template": {"spec": patch}}}
+            )
+        return changes
+
+    async def set_partition(self, namespace: str, name: str, partition: int) -> Workload:
+        """Set a StatefulSet's rolling-update partition: only ordinals >= it get updated."""
+        if partition < 0:
+            raise ValueError(f"partition must be >= 0, not {partition}")
+        body = {
+            "spec": {
+                "updateStrategy": {
+                    "type": "RollingUpdate",
+                    "rollingUpdate": {"partition": partition},
+                }
+            }
+        }
+        return await self._patch_workload(namespace, "StatefulSet", name, body)
+
+    def watch_rollout(
+        self, namespace: str, kind: str, name: str, *, timeout: float
+    ) -> RolloutWatch:
+        """Follow a rollout: an async iterator of :class:`RolloutProgress` snapshots.
+
+        The first snapshot comes at once; then one per change. The last one has
+        ``done=True`` or ``failure`` set (crash-looping or image-pull-failing pods of the
+        new template, an exceeded progress deadline, or ``timeout`` seconds passing).
+        Use it with ``async with`` so stopping early closes its watches.
+        """
+        return RolloutWatch(self, namespace, _kind(kind), name, timeout=timeout)
+
+    # ------------------------------------------------------------ pods, logs, events
+
+    async def list_pods(
+        self, namespace: str, selector: str | Mapping[str, str] | None = None
+    ) -> list[Pod]:
+        """Pods matching the label ``selector``, by name (ordinals in numeric order)."""
+        raw = await self._json(
+            f"listing pods in {namespace}",
+            self._core().list_namespaced_pod(
+                namespace,
+                label_selector=selector_string(selector),
+                _request_timeout=self.request_timeout,
+            ),
+        )
+        return sorted((pod_from_json(p) for p in raw.get("items") or ()), key=_pod_order)
+
+    async def pod_logs(
+        self,
+        namespace: str,
+        pod: str,
+        *,
+        container: str | None = None,
+        tail_lines: int | None = None,
+        since_seconds: int | None = None,
+    ) -> str:
+        """A container's log text (the last ``tail_lines``, or those of the last ``since_seconds``).
+
+        ``container`` may be omitted only for single-container pods (the API's rule).
+        """
+        kwargs: dict[str, Any] = {"_request_timeout": self.request_timeout}
+        if container is not None:
+            kwargs["container"] = container
+        if tail_lines is not None:
+            kwargs["tail_lines"] = tail_lines
+        if since_seconds is not None:
+            kwargs["since_seconds"] = since_seconds
+        what = f"reading logs of pod {namespace}/{pod}" + (
+            f" container {container}" if container else ""
+        )
+        try:
+            text = await self._core().read_namespaced_pod_log(pod, namespace, **kwargs)
+        except _ANY_ERROR as exc:
+            raise _api_error(exc, what) from exc
+        return str(text)
+
+    async def list_events(self, namespace: str, involved_name: str | None = None) -> list[Event]:
+        """Events of ``namespace`` (only about ``involved_name`` if given), oldest first."""
+        kwargs: dict[str, Any] = {"_request_timeout": self.request_timeout}
+        if involved_name is not None:
+            kwargs["field_selector"] = f"involvedObject.name={involved_name}"
+        raw = await self._json(
+            f"listing events in {namespace}",
+            self._core().list_namespaced_event(namespace, **kwargs),
+        )
+        events = [event_from_json(e) for e in raw.get("items") or ()]
+        return sorted(events, key=lambda e: (e.last_seen is not None, e.last_seen or 0))
+
+    async def list_services(
+        self, namespace: str, names: Sequence[str] | None = None
+    ) -> list[Service]:
+        """Services of ``namespace`` (only those in ``names``, if given), by name."""
+        raw = await self._json(
+            f"listing services in {namespace}",
+            self._core().list_namespaced_service(namespace, _request_timeout=self.request_timeout),
+        )
+        services = [service_from_json(s) for s in raw.get("items") or ()]
+        if names is not None:
+            wanted = set(names)
+            services = [s for s in services if s.name in wanted]
+        return sorted(services, key=lambda s: s.name)
+
+    # ------------------------------------------------------------ jobs
+
+    async def create_job(self, namespace: str, manifest: Mapping[str, Any]) -> Job:
+        """Create a batch/v1 Job from its manifest (a dict as in YAML)."""
+        name = (manifest.get("metadata") or {}).get("name") or "(generated)"
+        raw = await self._json(
+            f"creating Job {namespace}/{name}",
+            self._batch().create_namespaced_job(
+                namespace, dict(manifest), _request_timeout=self.request_timeout
+            ),
+        )
+        return job_from_json(raw)
+
+    async def get_job(self, namespace: str, name: str) -> Job:
+        """One Job's progress; KubeError(status=404) when it does not exist."""
+        raw = await self._json(
+            f"reading Job {namespace}/{name}",
+            self._batch().read_namespaced_job(
+                name, namespace, _request_timeout=self.request_timeout
+            ),
+        )
+        return job_from_json(raw)
+
+    # ------------------------------------------------------------ raw streams (for RolloutWatch)
+
+    async def _list_raw(
+        self, what: str, listing: Callable[..., Any], namespace: str, **selectors: str
+    ) -> tuple[list[JsonObj], str]:
+        """Items and the list's resourceVersion, parsed straight from the response JSON."""
+        try:
+            response = await listing(
+                namespace,
+                _preload_content=False,
+                _request_timeout=self.request_timeout,
+                **selectors,
+            )
+            try:
+                await _raise_for_status(response, what)
+                body = json.loads(await response.read())
+            finally:
+                response.release()
+        except _ANY_ERROR as exc:
+            raise _api_error(exc, what) from exc
+        if not isinstance(body, dict) or "items" not in body:
+            raise KubeError(f"{what}: unexpected answer {str(body)[:200]}")
+        return list(body.get("items") or ()), str(body["metadata"].get("resourceVersion") or "")
+
+    async def _open_watch(
+        self, listing: Callable[..., Any], namespace: str, resource_version: str, **selectors: str
+    ) -> aiohttp.ClientResponse:
+        response: aiohttp.ClientResponse = await listing(
+            namespace,
+            watch=True,
+            resource_version=resource_version,
+            allow_watch_bookmarks=True,
+            timeout_seconds=WATCH_SERVER_TIMEOUT,
+            _preload_content=False,
+            **selectors,
+        )
+        return response
+
+
+async def _raise_for_status(response: aiohttp.ClientResponse, what: str) -> None:
+    """KubeError with the API's message for a non-2xx raw (unpreloaded) response."""
+    if 200 <= response.status < 300:
+        return
+    raw = await response.read()
+    reason, message = response.reason, raw.decode(errors="replace")[:300]
+    try:
+        body = json.loads(raw)
+        reason, message = body.get("reason") or reason, body.get("message") or message
+    except ValueError:
+        pass
+    raise KubeError(f"{what}: {message}", status=response.status, reason=reason)
+
+
+_KIND_ALIASES: dict[str, WorkloadKind] = {
+    "statefulset": "StatefulSet",
+    "statefulsets": "StatefulSet",
+    "sts": "StatefulSet",
+    "deployment": "Deployment",
+    "deployments": "Deployment",
+    "deploy": "Deployment",
+}
+
+
+def _kind(kind: str) -> WorkloadKind:
+    """The canonical kind for ``kind`` or one of kubectl's names for it (``sts``, ``deploy``)."""
+    known = _KIND_ALIASES.get(kind.lower())
+    if known is not None:
+        return known
+    raise ValueError(f"unsupported workload kind {kind!r}; expected one of {WORKLOAD_KINDS}")
+
+
+def _pod_order(pod: Pod) -> tuple[str, int, str]:
+    base, _, last = pod.name.rpartition("-")
+    return (base, int(last), "") if last.isdigit() else (pod.name, -1, pod.name)
+
+
+class _Relisted:
+    """A queue item: the full current list of one stream's objects."""
+
+    def __init__(self, stream: str, items: list[JsonObj]) -> None:
+        self.stream = stream
+        self.items = items
+
+
+class RolloutWatch:
+    """Follows one workload's rollout with two watches (the workload and its pods).
+
+    An async iterator of :class:`RolloutProgress` and an async context manager; it
+    stops its watches once the rollout is done, has failed, or timed out, and on exit.
+    """
+
+    def __init__(
+        self, kube: KubeClient, namespace: str, kind: WorkloadKind, name: str, *, timeout: float
+    ) -> None:
+        self.kube = kube
+        self.namespace = namespace
+        self.kind = kind
+        self.name = name
+        self.timeout = timeout
+        self.reconnects = 0
+        """How many times a watch was reopened after the server ended it."""
+        self.relists = 0
+        """How many times a watch had to re-list because its resourceVersion expired."""
+        self._queue: asyncio.Queue[tuple[str, str, JsonObj] | _Relisted | BaseException] = (
+            asyncio.Queue()
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+        self._workload: JsonObj | None = None
+        self._pods: dict[str, Pod] = {}
+        self._last: RolloutProgress | None = None
+        self._deadline = 0.0
+        self._finished = False
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> AsyncIterator[RolloutProgress]:
+        return self
+
+    async def aclose(self) -> None:
+        """Stop both watches (idempotent)."""
+        self._finished = True
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def __anext__(self) -> RolloutProgress:
+        if self._finished:
+            raise StopAsyncIteration
+        try:
+            if self._workload is None:
+                return await self._finish_if_final(await self._start())
+            while True:
+                progress = await self._next_change()
+                if progress != self._last:
+                    return await self._finish_if_final(progress)
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def _finish_if_final(self, progress: RolloutProgress) -> RolloutProgress:
+        self._last = progress
+        if progress.finished:
+            await self.aclose()
+        return progress
+
+    # -- starting
+
+    def _listings(self) -> tuple[Callable[..., Any], Callable[..., Any]]:
+        workload_listing = self.kube._workload_api(self.kind)[1]
+        return workload_listing, self.kube._core().list_namespaced_pod
+
+    async def _start(self) -> RolloutProgress:
+        loop = asyncio.get_running_loop()
+        self._deadline = loop.time() + self.timeout
+        workload_listing, pod_listing = self._listings()
+        workload_rv = await self._relist_workload(workload_listing)
+        assert self._workload is not None
+        selector = selector_string(workload_from_json(self.kind, self._workload).selector)
+        pods_rv = await self._relist_pods(pod_listing, selector)
+        self._tasks = [
+            asyncio.create_task(
+                self._pump("workload", workload_listing, workload_rv, self._field_selector()),
+                name=f"kube-watch-{self.kind.lower()}-{self.namespace}-{self.name}",
+            ),
+            asyncio.create_task(
+                self._pump("pods", pod_listing, pods_rv, {"label_selector": selector}),
+                name=f"kube-watch-pods-{self.namespace}-{self.name}",
+            ),
+        ]
+        return self._progress()
+
+    def _field_selector(self) -> dict[str, str]:
+        return {"field_selector": f"metadata.name={self.name}"}
+
+    async def _relist_workload(self, listing: Callable[..., Any]) -> str:
+        what = f"listing {self.kind} {self.namespace}/{self.name}"
+        items, rv = await self.kube._list_raw(
+            what, listing, self.namespace, **self._field_selector()
+        )
+        if not items:
+            raise KubeError(
+                f"{self.kind} {self.name} not found in namespace {self.namespace}",
+                status=404,
+                reason="NotFound",
+            )
+        self._workload = items[0]
+        return rv
+
+    async def _relist_pods(self, listing: Callable[..., Any], selector: str) -> str:
+        what = f"listing pods of {self.kind} {self.namespace}/{self.name}"
+        items, rv = await self.kube._list_raw(
+            what, listing, self.namespace, label_selector=selector
+        )
+        self._pods = {}
+        for item in items:
+            self._apply_pod("ADDED", item)
+        return rv
+
+    # -- following
+
+    async def _pump(
+        self, stream: str, listing: Callable[..., Any], rv: str, selectors: dict[str, str]
+    ) -> None:
+        """Feed one watch's events to the queue until cancelled; report a fatal error there."""
+        try:
+            await self._follow(stream, listing, rv, selectors)
+        except Exception as exc:
+            self._queue.put_nowait(_api_error(exc, f"watching {stream} of {self.name}"))
+
+    async def _follow(
+        self, stream: str, listing: Callable[..., Any], rv: str, selectors: dict[str, str]
+    ) -> None:
+        failures = 0
+        while True:
+            try:
+                response = await self.kube._open_watch(listing, self.namespace, rv, **selectors)
+                try:
+                    await _raise_for_status(response, f"watching {stream} of {self.name}")
+                    async for line in response.content:
+                        if not line.strip():
+                            continue
+                        event = json.loads(line)
+                        failures = 0
+                        kind, obj = event.get("type"), event.get("object") or {}
+                        if kind == "ERROR":
+                            raise KubeError(
+                                f"watching {stream} of {self.kind} {self.namespace}/{self.name}: "
+                                f"{obj.get('message')}",
+                                status=obj.get("code"),
+                                reason=obj.get("reason"),
+                            )
+                        rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
+                        if kind != "BOOKMARK":
+                            self._queue.put_nowait((stream, str(kind), obj))
+                finally:
+                    response.release()
+                self.reconnects += 1  # the server ended the watch: resume from rv
+            except KubeError as exc:
+                if exc.status == 410:
+                    rv = await self._relist(stream, listing, selectors)
+                    continue
+                if exc.status is not None and exc.status < 500 and exc.status != 429:
+                    raise
+                failures += 1
+                if failures >= MAX_WATCH_FAILURES:
+                    raise
+                await asyncio.sleep(min(0.05 * 2**failures, 2.0))  # back off, then retry
+            except (ApiException, aiohttp.ClientError, OSError, ValueError) as exc:
+                failures += 1
+                if failures >= MAX_WATCH_FAILURES:
+                    raise _api_error(exc, f"watching {stream} of {self.name}") from exc
+                await asyncio.sleep(min(0.05 * 2**failures, 2.0))  # back off, then retry
+
+    async def _relist(
+        self, stream: str, listing: Callable[..., Any], selectors: dict[str, str]
+    ) -> str:
+        self.relists += 1
+        what = f"re-listing {stream} of {self.kind} {self.namespace}/{self.name}"
+        items, rv = await self.kube._list_raw(what, listing, self.namespace, **selectors)
+        self._queue.put_nowait(_Relisted(stream, items))
+        return rv
+
+    async def _next_change(self) -> RolloutProgress:
+        remaining = self._deadline - asyncio.get_running_loop().time()
+        try:
+            async with asyncio.timeout(max(remaining, 0)):
+                item = await self._queue.get()
+        except TimeoutError:
+            last = self._last or self._progress()
+            return RolloutProgress(
+                kind=last.kind,
+                name=last.name,
+                desired=last.desired,
+                updated=last.updated,
+                ready=last.ready,
+                available=last.available,
+                done=False,
+                failure=f"timed out after {self.timeout:g}s: {last.message}",
+                message=f"timed out after {self.timeout:g}s: {last.message}",
+                failing_pods=last.failing_pods,
+            )
+        self._apply(item)
+        while not self._queue.empty():  # take a burst of events in one go
+            self._apply(self._queue.get_nowait())
+        return self._progress()
+
+    def _apply(self, item: tuple[str, str, JsonObj] | _Relisted | BaseException) -> None:
+        if isinstance(item, BaseException):
+            raise item
+        if isinstance(item, _Relisted):
+            if item.stream == "workload":
+                if not item.items:
+                    raise KubeError(f"{self.kind} {self.namespace}/{self.name} was deleted")
+                self._workload = item.items[0]
+            else:
+                self._pods = {}
+                for obj in item.items:
+                    self._apply_pod("ADDED", obj)
+            return
+        stream, kind, obj = item
+        if stream == "workload":
+            if kind == "DELETED":
+                raise KubeError(
+                    f"{self.kind} {self.namespace}/{self.name} was deleted during the rollout"
+                )
+            self._workload = obj
+        else:
+            self._apply_pod(kind, obj)
+
+    def _apply_pod(self, kind: str, obj: JsonObj) -> None:
+        pod = pod_from_json(obj)
+        if kind == "DELETED":
+            self._pods.pop(pod.name, None)
+        elif self._owns(pod):
+            self._pods[pod.name] = pod
+
+    def _owns(self, pod: Pod) -> bool:
+        if pod.owner is None:
+            return False
+        if self.kind == "StatefulSet":
+            return pod.owner == f"StatefulSet/{self.name}"
+        return pod.owner.startswith(f"ReplicaSet/{self.name}-")
+
+    def _progress(self) -> RolloutProgress:
+        assert self._workload is not None
+        workload = workload_from_json(self.kind, self._workload)
+        return rollout_progress(workload, list(self._pods.values()))
