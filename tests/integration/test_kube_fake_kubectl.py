@@ -1,0 +1,174 @@
+"""The Kubernetes fake is faithful enough for the real kubectl (get, logs, set image, patch, rollout status)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.binaries import require_binary
+from tests.fakes.kube_api import KubeFake
+
+pytestmark = pytest.mark.binary("kubectl")
+
+NODE = "localhost:5000/aztec/node"
+SIDECAR = "fluent/fluent-bit:3.1"
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What one kubectl run printed and returned."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class Kubectl:
+    """Runs the real kubectl against the fake's kubeconfig."""
+
+    binary: str
+    kubeconfig: Path
+
+    async def __call__(self, *args: str, timeout: float = 30.0) -> Ran:
+        process = await asyncio.create_subprocess_exec(
+            self.binary,
+            "--kubeconfig",
+            str(self.kubeconfig),
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            async with asyncio.timeout(timeout):
+                out, err = await process.communicate()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise
+        assert process.returncode is not None
+        return Ran(process.returncode, out.decode(), err.decode())
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[KubeFake]:
+    async with KubeFake(ready_delay=0.01, crash_interval=0.01) as server:
+        server.add_statefulset(
+            "validator", replicas=4, containers={"main": f"{NODE}:1", "sidecar": SIDECAR}
+        )
+        server.add_deployment("prover", replicas=2, containers={"main": f"{NODE}:1"})
+        yield server
+
+
+@pytest.fixture
+def kubectl(fake: KubeFake, tmp_path: Path) -> Kubectl:
+    return Kubectl(require_binary("kubectl"), fake.write_kubeconfig(tmp_path / "kubeconfig"))
+
+
+async def test_get_pods_lists_every_pod_with_readiness(fake: KubeFake, kubectl: Kubectl) -> None:
+    ran = await kubectl("get", "pods")
+    assert ran.returncode == 0, ran.stderr
+    lines = ran.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    assert {f"validator-{i}" for i in range(4)} <= rows.keys()
+    assert rows["validator-0"][1:3] == ["2/2", "Running"]
+    assert sum(name.startswith("prover-") for name in rows) == 2
+
+    ran = await kubectl("get", "pods", "-l", "app=validator", "-o", "json")
+    assert ran.returncode == 0, ran.stderr
+    items = json.loads(ran.stdout)["items"]
+    assert sorted(p["metadata"]["name"] for p in items) == [f"validator-{i}" for i in range(4)]
+
+
+async def test_logs_tail_and_default_container(fake: KubeFake, kubectl: Kubectl) -> None:
+    fake.set_logs("validator-0", "one\ntwo\nthree", container="main")
+    ran = await kubectl("logs", "validator-0", "-c", "main", "--tail=2")
+    assert (ran.returncode, ran.stdout) == (0, "two\nthree\n"), ran.stderr
+    ran = await kubectl("logs", "validator-0")
+    assert ran.returncode == 0 and ran.stdout == "one\ntwo\nthree\n"
+    assert 'Defaulted container "main"' in ran.stderr
+    ran = await kubectl("logs", "validator-9")
+    assert ran.returncode != 0 and "not found" in ran.stderr
+
+
+async def test_rollout_status_completes_after_an_image_change(
+    fake: KubeFake, kubectl: Kubectl
+) -> None:
+    ran = await kubectl("set", "image", "statefulset/validator", f"main={NODE}:2")
+    assert ran.returncode == 0, ran.stderr
+    patches = [r for r in fake.requests if r.method == "PATCH"]
+    assert [p.content_type for p in patches] == ["application/strategic-merge-patch+json"]
+
+    ran = await kubectl("rollout", "status", "statefulset/validator", "--timeout=30s")
+    assert ran.returncode == 0, ran.stderr
+    assert (
+        "roll out complete: 4 new pods have been updated" in ran.stdout
+    )  # partition defaults to 0
+    images = {
+        tuple(c["image"] for c in p["spec"]["containers"])
+        for p in fake.pods(selector="app=validator")
+    }
+    assert images == {(f"{NODE}:2", SIDECAR)}  # kubectl's strategic merge kept the sidecar
+
+    ran = await kubectl("set", "image", "deployment/prover", f"main={NODE}:2")
+    assert ran.returncode == 0, ran.stderr
+    ran = await kubectl("rollout", "status", "deployment/prover", "--timeout=30s")
+    assert ran.returncode == 0, ran.stderr
+    assert 'deployment "prover" successfully rolled out' in ran.stdout
+
+
+async def test_rollout_status_times_out_on_a_crash_looping_image(
+    fake: KubeFake, kubectl: Kubectl
+) -> None:
+    fake.bad_images[f"{NODE}:bad"] = "CrashLoopBackOff"
+    ran = await kubectl("set", "image", "statefulset/validator", f"main={NODE}:bad")
+    assert ran.returncode == 0, ran.stderr
+    ran = await kubectl("rollout", "status", "statefulset/validator", "--timeout=1s")
+    assert ran.returncode != 0
+    assert "timed out" in ran.stderr
+    ran = await kubectl("get", "pod", "validator-3")
+    assert "CrashLoopBackOff" in ran.stdout
+
+
+async def test_merge_and_json_patches_from_kubectl(fake: KubeFake, kubectl: Kubectl) -> None:
+    ran = await kubectl(
+        "patch",
+        "statefulset",
+        "validator",
+        "--type=merge",
+        "-p",
+        '{"spec":{"updateStrategy":{"rollingUpdate":{"partition":3}}}}',
+    )
+    assert ran.returncode == 0, ran.stderr
+    sts = fake.workload("StatefulSet", "validator")
+    assert sts["spec"]["updateStrategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"partition": 3},
+    }
+
+    op = [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": f"{NODE}:3"}]
+    ran = await kubectl("patch", "statefulset", "validator", "--type=json", "-p", json.dumps(op))
+    assert ran.returncode == 0, ran.stderr
+    ran = await kubectl("rollout", "status", "statefulset/validator", "--timeout=30s")
+    assert ran.returncode == 0, ran.stderr
+    assert "partitioned roll out complete: 1 new pods" in ran.stdout
+    images = {
+        p["metadata"]["name"]: p["spec"]["containers"][0]["image"]
+        for p in fake.pods(selector="app=validator")
+    }
+    assert images == {
+        "validator-0": f"{NODE}:1",
+        "validator-1": f"{NODE}:1",
+        "validator-2": f"{NODE}:1",
+        "validator-3": f"{NODE}:3",
+    }
+
+    bad = [{"op": "test", "path": "/spec/replicas", "value": 99}]
+    ran = await kubectl("patch", "statefulset", "validator", "--type=json", "-p", json.dumps(bad))
+    assert ran.returncode != 0 and "test operation" in ran.stderr
