@@ -276,6 +276,20 @@ def json_patch(target: Any, operations: Sequence[Mapping[str, Any]]) -> Any:
     return doc
 
 
+def invalid_pod_template(workload: Obj) -> str | None:
+    """What the API server's validation would say about a workload's pod template, if anything."""
+    pod_spec = ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
+    containers = pod_spec.get("containers")
+    if not containers:
+        return "spec.template.spec.containers: Required value"
+    for field in ("containers", "initContainers"):
+        for index, container in enumerate(pod_spec.get(field) or ()):
+            for required in ("name", "image"):
+                if not isinstance(container, dict) or not container.get(required):
+                    return f"spec.template.spec.{field}[{index}].{required}: Required value"
+    return None
+
+
 # ---------------------------------------------------------------- responses
 
 
@@ -918,6 +932,14 @@ class KubeFake:
             kind, name = KIND_OF[resource], obj["metadata"]["name"]
             return status_response(
                 422, "Invalid", f'{kind}.{API_VERSION_OF[resource]} "{name}" is invalid: {exc}'
+            )
+        problem = (
+            invalid_pod_template(patched) if resource in ("statefulsets", "deployments") else None
+        )
+        if problem is not None:
+            kind, name = KIND_OF[resource], obj["metadata"]["name"]
+            return status_response(
+                422, "Invalid", f'{kind}.{API_VERSION_OF[resource]} "{name}" is invalid: {problem}'
             )
         meta, new_meta = obj["metadata"], patched.setdefault("metadata", {})
         for field in ("name", "namespace", "uid", "creationTimestamp"):

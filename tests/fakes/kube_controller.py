@@ -30,6 +30,7 @@ import hashlib
 import itertools
 import json
 import secrets
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -138,6 +139,8 @@ class FakeCluster:
         self._deferred: list[Callable[[], None]] = []
         self._progress: dict[ObjKey, _DeploymentProgress] = {}
         self._event_names = itertools.count(1)
+        self.ready_at: dict[tuple[str, str], float] = {}
+        """(namespace, pod) -> ``time.monotonic()`` when the pod last turned Ready."""
         self._busy: set[tuple[str, str, str]] = set()
         self._dirty: set[tuple[str, str, str]] = set()
 
@@ -735,6 +738,8 @@ class FakeCluster:
             conditions=_pod_conditions(ready=ready),
             containerStatuses=statuses,
         )
+        if ready:
+            self.ready_at[(namespace, name)] = time.monotonic()
         self._changed("pods", pod)
         if failing:
             self.later(self.crash_interval, lambda: self._fail_again(namespace, name, uid, 1))

@@ -1,4 +1,8 @@
-"""The Kubernetes fake is faithful enough for the real kubectl (get, logs, set image, patch, rollout status)."""
+"""The Kubernetes fake speaks the API faithfully: to the real kubectl and to plain HTTP.
+
+kubectl: get, logs, set image, merge/JSON patches, rollout status. Plain HTTP: the
+watch spellings, resuming from a resourceVersion, 410 Gone, strategic-merge lists.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from tests.binaries import require_binary
 from tests.fakes.kube_api import KubeFake
-
-pytestmark = pytest.mark.binary("kubectl")
 
 NODE = "localhost:5000/aztec/node"
 SIDECAR = "fluent/fluent-bit:3.1"
@@ -67,9 +70,11 @@ async def fake() -> AsyncIterator[KubeFake]:
 
 @pytest.fixture
 def kubectl(fake: KubeFake, tmp_path: Path) -> Kubectl:
+    """kubectl pointed at the fake (skips outside CI when kubectl is not installed)."""
     return Kubectl(require_binary("kubectl"), fake.write_kubeconfig(tmp_path / "kubeconfig"))
 
 
+@pytest.mark.binary("kubectl")
 async def test_get_pods_lists_every_pod_with_readiness(fake: KubeFake, kubectl: Kubectl) -> None:
     ran = await kubectl("get", "pods")
     assert ran.returncode == 0, ran.stderr
@@ -86,6 +91,7 @@ async def test_get_pods_lists_every_pod_with_readiness(fake: KubeFake, kubectl: 
     assert sorted(p["metadata"]["name"] for p in items) == [f"validator-{i}" for i in range(4)]
 
 
+@pytest.mark.binary("kubectl")
 async def test_logs_tail_and_default_container(fake: KubeFake, kubectl: Kubectl) -> None:
     fake.set_logs("validator-0", "one\ntwo\nthree", container="main")
     ran = await kubectl("logs", "validator-0", "-c", "main", "--tail=2")
@@ -97,6 +103,7 @@ async def test_logs_tail_and_default_container(fake: KubeFake, kubectl: Kubectl)
     assert ran.returncode != 0 and "not found" in ran.stderr
 
 
+@pytest.mark.binary("kubectl")
 async def test_rollout_status_completes_after_an_image_change(
     fake: KubeFake, kubectl: Kubectl
 ) -> None:
@@ -123,6 +130,7 @@ async def test_rollout_status_completes_after_an_image_change(
     assert 'deployment "prover" successfully rolled out' in ran.stdout
 
 
+@pytest.mark.binary("kubectl")
 async def test_rollout_status_times_out_on_a_crash_looping_image(
     fake: KubeFake, kubectl: Kubectl
 ) -> None:
@@ -136,6 +144,7 @@ async def test_rollout_status_times_out_on_a_crash_looping_image(
     assert "CrashLoopBackOff" in ran.stdout
 
 
+@pytest.mark.binary("kubectl")
 async def test_merge_and_json_patches_from_kubectl(fake: KubeFake, kubectl: Kubectl) -> None:
     ran = await kubectl(
         "patch",
@@ -172,3 +181,113 @@ async def test_merge_and_json_patches_from_kubectl(fake: KubeFake, kubectl: Kube
     bad = [{"op": "test", "path": "/spec/replicas", "value": 99}]
     ran = await kubectl("patch", "statefulset", "validator", "--type=json", "-p", json.dumps(bad))
     assert ran.returncode != 0 and "test operation" in ran.stderr
+
+
+# ---------------------------------------------------------------- plain HTTP
+
+
+async def read_events(response: aiohttp.ClientResponse, count: int) -> list[dict[str, object]]:
+    """The next ``count`` watch events of a streaming response."""
+    events = []
+    async with asyncio.timeout(5):
+        while len(events) < count:
+            line = await response.content.readline()
+            assert line, "watch ended early"
+            events.append(json.loads(line))
+    return events
+
+
+@pytest.mark.parametrize("spelling", ["true", "True", "1"])
+async def test_watch_accepts_every_spelling_and_resumes_from_a_version(
+    fake: KubeFake, spelling: str
+) -> None:
+    pods = f"{fake.url}/api/v1/namespaces/default/pods"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(pods, params={"labelSelector": "app=validator"}) as listed:
+            body = await listed.json()
+        version = body["metadata"]["resourceVersion"]
+        assert len(body["items"]) == 4
+        query = {
+            "watch": spelling,
+            "resourceVersion": version,
+            "labelSelector": "app=validator,statefulset.kubernetes.io/pod-name in (validator-3)",
+        }
+        async with http.get(pods, params=query) as watch:
+            assert watch.status == 200
+            sts = fake.workload("StatefulSet", "validator")
+            sts["spec"]["template"]["spec"]["containers"][0]["image"] = f"{NODE}:2"
+            fake.cluster.put("statefulsets", sts)  # the controller replaces validator-3 first
+            events = await read_events(watch, 2)
+            assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+                ("DELETED", "validator-3"),
+                ("ADDED", "validator-3"),
+            ]
+            versions = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
+            assert int(version) < versions[0] < versions[1]
+        fake.compact()
+        async with http.get(pods, params={"watch": spelling, "resourceVersion": version}) as stale:
+            (error,) = await read_events(stale, 1)
+        assert error["type"] == "ERROR" and error["object"]["code"] == 410
+        assert error["object"]["reason"] == "Expired"
+
+
+async def test_strategic_merge_patch_merges_containers_by_name(fake: KubeFake) -> None:
+    url = f"{fake.url}/apis/apps/v1/namespaces/default/statefulsets/validator"
+    patch = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"name": "sidecar", "image": "fluent/fluent-bit:4"},
+                        {"name": "extra", "image": "busybox"},
+                    ]
+                }
+            }
+        }
+    }
+    headers = {"Content-Type": "application/strategic-merge-patch+json"}
+    async with aiohttp.ClientSession() as http:
+        async with http.patch(url, data=json.dumps(patch), headers=headers) as response:
+            assert response.status == 200
+            body = await response.json()
+        containers = [
+            (c["name"], c["image"]) for c in body["spec"]["template"]["spec"]["containers"]
+        ]
+        assert containers == [
+            ("main", f"{NODE}:1"),
+            ("sidecar", "fluent/fluent-bit:4"),
+            ("extra", "busybox"),
+        ]
+        assert body["metadata"]["generation"] == 2
+
+        delete = {
+            "spec": {"template": {"spec": {"containers": [{"name": "extra", "$patch": "delete"}]}}}
+        }
+        async with http.patch(url, data=json.dumps(delete), headers=headers) as response:
+            body = await response.json()
+        assert [c["name"] for c in body["spec"]["template"]["spec"]["containers"]] == [
+            "main",
+            "sidecar",
+        ]
+
+        merge_type = {"Content-Type": "application/merge-patch+json"}
+        invalid = {"spec": {"template": {"spec": {"containers": [{"name": "only"}]}}}}
+        async with http.patch(url, data=json.dumps(invalid), headers=merge_type) as response:
+            assert response.status == 422
+            assert "containers[0].image: Required value" in (await response.json())["message"]
+        merge = {"spec": {"template": {"spec": {"containers": [{"name": "only", "image": "b:1"}]}}}}
+        async with http.patch(url, data=json.dumps(merge), headers=merge_type) as response:
+            body = await response.json()
+        # RFC 7386 replaces lists wholesale.
+        assert [c["name"] for c in body["spec"]["template"]["spec"]["containers"]] == ["only"]
+
+        async with http.patch(
+            url, data="{}", headers={"Content-Type": "application/json"}
+        ) as response:
+            assert response.status == 415
+        async with http.get(url, headers={"Authorization": "Bearer wrong"}) as response:
+            assert response.status == 401
+            assert (await response.json())["reason"] == "Unauthorized"
+        async with http.get(url.replace("validator", "ghost")) as response:
+            assert response.status == 404
+            assert (await response.json())["message"] == 'statefulsets.apps "ghost" not found'
