@@ -24,7 +24,7 @@ import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import aiohttp
 from kubernetes_asyncio import client as k8s
@@ -141,7 +141,9 @@ class KubeClient:
         """A client using the pod's service account (token and CA mounted by Kubernetes)."""
 
         async def configure(configuration: k8s.Configuration) -> None:
-            k8s_config.load_incluster_config(client_configuration=configuration)
+            k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
+                client_configuration=configuration
+            )
 
         return cls(configure, description="in-cluster config", request_timeout=request_timeout)
 
@@ -443,7 +445,9 @@ class KubeClient:
         raw = await self._json(
             f"creating Job {namespace}/{name}",
             self._batch().create_namespaced_job(
-                namespace, dict(manifest), _request_timeout=self.request_timeout
+                namespace,
+                cast(Any, dict(manifest)),  # the SDK sends a plain dict as it is
+                _request_timeout=self.request_timeout,
             ),
         )
         return job_from_json(raw)

@@ -436,7 +436,8 @@ class KubeFake:
         self.requests: list[RecordedRequest] = []
         self.url = ""
         self._runner: web.AppRunner | None = None
-        self._streams: set[web.StreamResponse] = set()
+        self.open_watches = 0
+        """Watch streams currently open."""
 
     # ------------------------------------------------------------ lifecycle
 
@@ -956,6 +957,7 @@ class KubeFake:
         self, request: web.Request, resource: str, namespace: str | None, matches: Any
     ) -> web.StreamResponse:
         sub = self.cluster.subscribe(resource)
+        opened = False
         try:
             since = request.query.get("resourceVersion", "")
             gone = False
@@ -972,7 +974,8 @@ class KubeFake:
                 headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"}
             )
             await response.prepare(request)
-            self._streams.add(response)
+            self.open_watches += 1
+            opened = True
             if gone:
                 error = {
                     "type": "ERROR",
@@ -1001,6 +1004,7 @@ class KubeFake:
             return response
         finally:
             self.cluster.unsubscribe(sub)
+            self.open_watches -= opened
 
     async def _send(
         self, response: web.StreamResponse, event: WatchEvent, namespace: str | None, matches: Any

@@ -311,15 +311,11 @@ async def test_leaving_a_rollout_watch_early_closes_its_watches(
     async with kube.watch_rollout("default", "StatefulSet", "validator", timeout=30) as watch:
         async for progress in watch:
             assert not progress.done
+            await fake.wait_until(lambda: fake.open_watches == 2)
             break
-    assert not fake.cluster.subscriptions or await _no_subscriptions(fake)
-
-
-async def _no_subscriptions(fake: KubeFake) -> bool:
-    await fake.wait_until(
-        lambda: not [s for s in fake.cluster.subscriptions if s.resource != "events"], 2.0
-    )
-    return True
+    # Both watch requests are gone once the server notices the closed connections.
+    await fake.wait_until(lambda: fake.open_watches == 0, timeout=2.0)
+    assert len(fake.watch_requests("/api/v1/namespaces/default/pods")) == 1
 
 
 # ---------------------------------------------------------------- reads
@@ -495,6 +491,17 @@ async def test_wrong_token_and_bad_kubeconfig_raise_kube_errors(
     with pytest.raises(KubeError, match="cannot load kubeconfig"):
         async with KubeClient.from_kubeconfig(tmp_path / "absent"):
             pass
+    with pytest.raises(KubeError, match="cannot load in-cluster config"):
+        async with KubeClient.in_cluster():  # no service account mounted here
+            pass
+
+
+async def test_a_named_context_is_used(fake: KubeFake, tmp_path: Path) -> None:
+    fake.add_statefulset("validator", replicas=1, containers={"main": f"{NODE}:1"})
+    async with KubeClient.from_kubeconfig(
+        fake.write_kubeconfig(tmp_path / "kc"), context="fake"
+    ) as kube:
+        assert [w.name for w in await kube.list_workloads("default")] == ["validator"]
 
 
 async def test_the_client_sends_its_token(fake: KubeFake, kube: KubeClient) -> None:
