@@ -18,6 +18,7 @@ from bot import __version__
 from bot.config import BotConfig
 from bot.context import Services
 from bot.dispatcher import Dispatcher
+from bot.incident_wiring import wire_incidents
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.permissions import Permissions
@@ -134,6 +135,7 @@ class Bot:
             await slack.start()
             self._stack.push_async_callback(slack.stop)
             self.slack = slack
+        wire_incidents(self._services, server.app, http, self._stack)  # issue 6
         if self.serve_http:
             self.url = await server.start(config.http.host, config.http.port)
             self._stack.push_async_callback(server.stop)

@@ -434,6 +434,39 @@ def default_matrix_fallback() -> MatrixRow:
     )
 
 
+class IncidentsConfig(Model):
+    """How alerts become incidents, GitHub issues and Slack threads."""
+
+    comment_interval: Seconds = Field(
+        default=600.0,
+        description="At most one 'alerts joined' comment/thread reply per incident this often.",
+    )
+    reopen_window: Seconds = Field(
+        default=86400.0,
+        description="A re-fire within this long after resolving reopens the same issue.",
+    )
+    auto_close: bool = Field(
+        default=False,
+        description="Close the issue when every alert resolved (else: resolved label only).",
+    )
+    remind_interval: Seconds = Field(
+        default=1800.0,
+        description="Remind in the Slack thread this often while firing and unacknowledged.",
+    )
+    slack_channel: str = Field(
+        default="incidents",
+        description="Slack channel (name from chat.slack.channels, or id) for rows naming none.",
+    )
+    discord_channel: str = Field(
+        default="status",
+        description="Discord channel name (chat.discord.channels) for public rows' status.",
+    )
+    network_label: str = Field(
+        default="network", description="Alert label naming the network of an incident."
+    )
+    seconds_ = _durations("comment_interval", "reopen_window", "remind_interval")
+
+
 # -- runtime -------------------------------------------------------------------
 
 
@@ -506,6 +539,9 @@ class BotConfig(Model):
     )
     default_matrix_row: MatrixRow = Field(
         default_factory=default_matrix_fallback, description="Row for alerts matching none."
+    )
+    incidents: IncidentsConfig = Field(
+        default_factory=IncidentsConfig, description="Incident handling."
     )
     http: HttpConfig = Field(default_factory=HttpConfig, description="HTTP server.")
     state: StateConfig = Field(default_factory=StateConfig, description="State database.")

@@ -211,8 +211,9 @@ class Outbox:
             delay = self._start_due()
             if not self._inflight and delay is None:
                 self._idle.set()
-            try:
-                await asyncio.wait_for(self._wake.wait(), delay if delay is not None else 3600)
+            try:  # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel
+                async with asyncio.timeout(delay if delay is not None else 3600):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
 

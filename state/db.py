@@ -132,7 +132,57 @@ def _v3(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3)
+def _v4(conn: sqlite3.Connection) -> None:
+    """Incidents (one per network and matrix event) and the alerts that make them up."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY,
+            network TEXT NOT NULL,
+            event TEXT NOT NULL,
+            criticality TEXT NOT NULL,
+            owner TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL,
+            opened_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            resolved_at REAL,
+            closed_at REAL,
+            acked_by TEXT NOT NULL DEFAULT '',
+            acked_at REAL,
+            note TEXT NOT NULL DEFAULT '',
+            issue_number INTEGER,
+            issue_url TEXT NOT NULL DEFAULT '',
+            issue_create_started REAL,
+            slack_destination TEXT,
+            slack_root_key TEXT,
+            last_comment_at REAL NOT NULL,
+            last_reminder_at REAL NOT NULL,
+            pending_joins TEXT NOT NULL DEFAULT '[]',
+            fired_count INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE INDEX incidents_key ON incidents(network, event, id);
+        CREATE INDEX incidents_state ON incidents(state);
+
+        CREATE TABLE alerts (
+            fingerprint TEXT NOT NULL,
+            starts_at TEXT NOT NULL,
+            incident_id INTEGER NOT NULL REFERENCES incidents(id),
+            alertname TEXT NOT NULL,
+            labels TEXT NOT NULL,
+            annotations TEXT NOT NULL,
+            generator_url TEXT NOT NULL,
+            status TEXT NOT NULL,
+            received_at REAL NOT NULL,
+            resolved_at REAL,
+            PRIMARY KEY (fingerprint, starts_at)
+        ) WITHOUT ROWID;
+        CREATE INDEX alerts_incident ON alerts(incident_id, status);
+        """,
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3, _v4)
 """Forward migrations; entry ``i`` takes the schema from version ``i`` to ``i + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

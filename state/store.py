@@ -19,6 +19,7 @@ import sqlite_utils
 
 from state.confirmations import Confirmations
 from state.db import open_database, transaction
+from state.incidents import Incidents
 from state.records import (
     ACTIVE_RUN_STATES,
     FINAL_RUN_STATES,
@@ -55,6 +56,7 @@ class Store:
         self.conn: sqlite3.Connection = db.conn
         self.clock = clock
         self.confirmations = Confirmations(self.conn, clock)
+        self.incidents = Incidents(self.conn, clock)
 
     @classmethod
     def open(cls, path: str | Path, clock: Clock = time.time) -> Store:

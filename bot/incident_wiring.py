@@ -1,0 +1,54 @@
+"""Composition of the incident feature: the desk, its webhook route, its GitHub route
+and its timer, opened on the bot's ``AsyncExitStack``."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from bot.context import Services
+from bot.incident_text import FALLBACK_LABEL
+from bot.incidents import IncidentDesk
+from bot.webhooks import AlertmanagerWebhook
+
+if TYPE_CHECKING:
+    import aiohttp
+
+
+def wire_incidents(
+    services: Services,
+    app: web.Application,
+    http: aiohttp.ClientSession,
+    stack: AsyncExitStack,
+) -> IncidentDesk:
+    """Create the desk, mount ``/hooks/alertmanager`` on ``app`` (before it starts),
+    route ``github:*`` outbox items when GitHub is configured, and start the timer."""
+    config = services.config
+    desk = IncidentDesk(config, services.store, services.outbox, clock=services.clock)
+    services.extras["incidents"] = desk
+    AlertmanagerWebhook(config.alertmanager, desk).mount(app)
+    if config.github is not None:
+        from integrations.github import GitHubClient
+        from integrations.github_delivery import github_route
+
+        client = GitHubClient(
+            http,
+            repo=config.github.repo,
+            token=config.github.token.get_secret_value(),
+            api_url=str(config.github.api_url),
+        )
+        services.outbox.add_route(
+            "github",
+            github_route(
+                client,
+                desk,
+                per_minute=config.github.per_minute,
+                per_hour=config.github.per_hour,
+                fallback_label=FALLBACK_LABEL,
+            ),
+        )
+    desk.start(services.supervisor.spawn)
+    stack.push_async_callback(desk.stop)
+    return desk
