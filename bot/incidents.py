@@ -55,15 +55,6 @@ class _Group:
     new: list[NewAlert] = field(default_factory=list)
 
 
-def _join_key(key: AlertKey) -> str:
-    return f"{key[0]}\t{key[1]}"
-
-
-def _split_key(value: str) -> AlertKey:
-    fp, _, starts = value.partition("\t")
-    return fp, starts
-
-
 class IncidentDesk:
     """Turns notifications into incidents; owns the comment/reminder timer."""
 
@@ -127,20 +118,37 @@ class IncidentDesk:
                 )
                 if not firing:
                     to_resolve.append(key)
-            for group in groups.values():
-                incident_id, created = self._place(group, now)
+            joins: list[tuple[int, NewAlert]] = []
+            counts: list[tuple[int, int]] = []
+            due: list[int] = []
+            firing_now = self.repo.firing_by_key() if groups else {}
+            for (network, event), group in groups.items():
+                current = firing_now.get((network, event)) or self.repo.latest(network, event)
+                if current is not None and current.state == FIRING:  # the hot path: batched
+                    joins.extend((current.id, a) for a in group.new)
+                    counts.append((current.id, len(group.new)))
+                    if now - current.last_comment_at >= self.settings.comment_interval:
+                        due.append(current.id)
+                    touched.add(current.id)
+                    continue
+                incident_id, created = self._place(group, current, now)
                 touched.add(incident_id)
                 if created:
                     opened.append(incident_id)
+            self.repo.insert_alerts(joins, now, reported=False)
+            self.repo.add_unreported(counts, now)
+            for incident_id in due:
+                self._flush(self._get(incident_id), now)
             new_count = sum(len(g.new) for g in groups.values())
             if to_resolve:
                 self.repo.resolve_alerts(to_resolve, now)
                 touched.update(known[key][1] for key in to_resolve if key in known)
                 for incident_id in sorted(touched):
                     self._after_resolves(incident_id, now)
-            for incident_id in sorted(touched):
-                if incident_id not in opened or self._get(incident_id).state != FIRING:
-                    self._update_root(incident_id, now)
+            if self.config.chat.slack is not None:
+                for incident_id in sorted(touched):
+                    if incident_id not in opened or self._get(incident_id).state != FIRING:
+                        self._update_root(incident_id, now)
         if touched:
             self.outbox.wake()
         return IntakeResult(
@@ -152,17 +160,12 @@ class IncidentDesk:
             touched=tuple(sorted(touched)),
         )
 
-    def _place(self, group: _Group, now: float) -> tuple[int, bool]:
-        """Attach new alerts to their key's incident (open, reopen or create it)."""
-        current = self.repo.latest(group.network, group.row.event)
-        if current is not None and current.state == FIRING:
-            self.repo.insert_alerts(current.id, group.new, now)
-            self._joined(current, group.new, now)
-            return current.id, False
+    def _place(self, group: _Group, current: Incident | None, now: float) -> tuple[int, bool]:
+        """Attach new alerts to their key's ended incident (reopen it) or a new one."""
         if current is not None:
             ended = current.resolved_at or current.closed_at or current.updated_at
             if now - ended <= self.settings.reopen_window:
-                self.repo.insert_alerts(current.id, group.new, now)
+                self.repo.insert_alerts([(current.id, a) for a in group.new], now, reported=True)
                 self._reopen(current, group.new, now)
                 return current.id, False
         incident_id = self.repo.create(
@@ -173,7 +176,7 @@ class IncidentDesk:
             slack_destination=self._slack_destination(group.row),
             now=now,
         )
-        self.repo.insert_alerts(incident_id, group.new, now)
+        self.repo.insert_alerts([(incident_id, a) for a in group.new], now, reported=True)
         self._opened(incident_id, group.row, now)
         return incident_id, True
 
@@ -209,18 +212,12 @@ class IncidentDesk:
             self._thread(dest, root, text.slack_alert_lines(alerts))
         self._public(incident, row)
 
-    def _joined(self, incident: Incident, new: Sequence[NewAlert], now: float) -> None:
-        pending = [*incident.pending_joins, *(_join_key((a.fingerprint, a.starts_at)) for a in new)]
-        self.repo.update(incident.id, pending_joins=pending, updated_at=now)
-        if now - incident.last_comment_at >= self.settings.comment_interval:
-            self._flush(self._get(incident.id), now)
-
     def _flush(self, incident: Incident, now: float) -> None:
         """Report the alerts that joined since the last report (one comment, one reply)."""
-        if not incident.pending_joins:
+        if not incident.unreported:
             return
-        alerts = self.repo.alerts_by_key([_split_key(k) for k in incident.pending_joins])
-        self.repo.update(incident.id, pending_joins=[], last_comment_at=now, updated_at=now)
+        alerts = self.repo.take_unreported(incident.id)
+        self.repo.update(incident.id, last_comment_at=now, updated_at=now)
         if not alerts:
             return
         self._github(incident.id, "comment", {"body": text.joined_comment(alerts)})
@@ -240,7 +237,6 @@ class IncidentDesk:
             closed_at=None,
             acked_by="",
             acked_at=None,
-            pending_joins=[],
             last_comment_at=now,
             last_reminder_at=now,
             fired_count=incident.fired_count + 1,
@@ -266,7 +262,7 @@ class IncidentDesk:
         firing, total = self.repo.alert_counts(incident_id)
         if firing:
             return
-        if incident.pending_joins:
+        if incident.unreported:
             self._flush(incident, now)
         closing = self.settings.auto_close
         self.repo.update(
@@ -319,8 +315,7 @@ class IncidentDesk:
             incident = self.repo.get(incident_id)
             if incident is None:
                 raise KeyError(incident_id)
-            pending = incident.pending_joins
-            if pending:
+            if incident.unreported:
                 self._flush(incident, now)
             self.repo.update(
                 incident_id,

@@ -43,11 +43,12 @@ class ResolutionMatrix:
         self._matchers: tuple[tuple[Matcher, ...], ...] = tuple(
             tuple(m for text in row.matchers for m in parse_matchers(text)) for row in self.rows
         )
-        self._cache: dict[frozenset[tuple[str, str]], Classification] = {}
+        self._names = tuple(sorted({m.name for ms in self._matchers for m in ms}))
+        self._cache: dict[tuple[str, ...], Classification] = {}
 
     def classify(self, labels: Mapping[str, str]) -> Classification:
         """The first row whose matchers all hold for ``labels``, else the default row."""
-        key = frozenset(labels.items())
+        key = tuple(labels.get(name, "") for name in self._names)  # what matchers can see
         found = self._cache.get(key)
         if found is not None:
             return found

@@ -158,7 +158,7 @@ def _v4(conn: sqlite3.Connection) -> None:
             slack_root_key TEXT,
             last_comment_at REAL NOT NULL,
             last_reminder_at REAL NOT NULL,
-            pending_joins TEXT NOT NULL DEFAULT '[]',
+            unreported INTEGER NOT NULL DEFAULT 0,
             fired_count INTEGER NOT NULL DEFAULT 1
         );
         CREATE INDEX incidents_key ON incidents(network, event, id);
@@ -175,9 +175,11 @@ def _v4(conn: sqlite3.Connection) -> None:
             status TEXT NOT NULL,
             received_at REAL NOT NULL,
             resolved_at REAL,
-            PRIMARY KEY (fingerprint, starts_at)
-        ) WITHOUT ROWID;
+            reported INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE UNIQUE INDEX alerts_key ON alerts(fingerprint, starts_at);
         CREATE INDEX alerts_incident ON alerts(incident_id, status);
+        CREATE INDEX alerts_unreported ON alerts(incident_id) WHERE reported = 0;
         """,
     )
 

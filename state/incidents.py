@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic_core import to_json
+
 FIRING, RESOLVED, CLOSED = "firing", "resolved", "closed"
 """Incident states: some alert fires; every alert resolved (issue still open); closed."""
 
@@ -46,7 +48,7 @@ class Incident:
     slack_root_key: str | None
     last_comment_at: float
     last_reminder_at: float
-    pending_joins: tuple[str, ...]
+    unreported: int
     fired_count: int
 
 
@@ -108,45 +110,28 @@ class Incidents:
                 found[(fp, starts)] = (status, int(incident))
         return found
 
-    def insert_alerts(self, incident_id: int, alerts: Iterable[NewAlert], now: float) -> None:
-        """Store new firing alerts of an incident."""
+    def insert_alerts(
+        self, rows: Iterable[tuple[int, NewAlert]], now: float, *, reported: bool
+    ) -> None:
+        """Store new firing alerts, each with its incident id; ``reported`` when they are
+        already told (in the issue body), otherwise a later summary picks them up."""
         self.conn.executemany(
             "INSERT INTO alerts (fingerprint, starts_at, incident_id, alertname, labels,"
-            " annotations, generator_url, status, received_at) VALUES (?,?,?,?,?,?,?,'firing',?)",
+            " annotations, generator_url, status, received_at, reported)"
+            " VALUES (?,?,?,?,?,?,?,'firing',?,?)",
             [
                 (
                     a.fingerprint,
                     a.starts_at,
                     incident_id,
                     a.alertname,
-                    json.dumps(a.labels, sort_keys=True),
-                    json.dumps(a.annotations, sort_keys=True),
+                    to_json(a.labels).decode(),
+                    to_json(a.annotations).decode(),
                     a.generator_url,
                     now,
+                    int(reported),
                 )
-                for a in alerts
-            ],
-        )
-
-    def insert_resolved(self, incident_id: int, alerts: Iterable[NewAlert], now: float) -> None:
-        """Store alerts first seen already resolved (their firing notice was never received)."""
-        self.conn.executemany(
-            "INSERT INTO alerts (fingerprint, starts_at, incident_id, alertname, labels,"
-            " annotations, generator_url, status, received_at, resolved_at)"
-            " VALUES (?,?,?,?,?,?,?,'resolved',?,?)",
-            [
-                (
-                    a.fingerprint,
-                    a.starts_at,
-                    incident_id,
-                    a.alertname,
-                    json.dumps(a.labels, sort_keys=True),
-                    json.dumps(a.annotations, sort_keys=True),
-                    a.generator_url,
-                    now,
-                    now,
-                )
-                for a in alerts
+                for incident_id, a in rows
             ],
         )
 
@@ -187,6 +172,26 @@ class Incidents:
                 out.append(_alert(row))
         return out
 
+    def take_unreported(self, incident_id: int) -> list[StoredAlert]:
+        """The incident's alerts not yet reported, now marked reported."""
+        rows = self.conn.execute(
+            _ALERT_SELECT + " WHERE incident_id = ? AND reported = 0 ORDER BY received_at,"
+            " fingerprint",
+            (incident_id,),
+        ).fetchall()
+        self.conn.execute(
+            "UPDATE alerts SET reported = 1 WHERE incident_id = ? AND reported = 0", (incident_id,)
+        )
+        self.conn.execute("UPDATE incidents SET unreported = 0 WHERE id = ?", (incident_id,))
+        return [_alert(r) for r in rows]
+
+    def add_unreported(self, counts: Iterable[tuple[int, int]], now: float) -> None:
+        """Count alerts that joined and wait to be reported: (incident id, how many)."""
+        self.conn.executemany(
+            "UPDATE incidents SET unreported = unreported + ?, updated_at = ? WHERE id = ?",
+            [(count, now, incident_id) for incident_id, count in counts],
+        )
+
     def count_alerts(self) -> int:
         """How many alerts are stored."""
         return int(self.conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0])
@@ -200,6 +205,11 @@ class Incidents:
             (network, event),
         ).fetchone()
         return _incident(row) if row else None
+
+    def firing_by_key(self) -> dict[tuple[str, str], Incident]:
+        """Every firing incident by (network, event) (one query, for a whole webhook)."""
+        rows = self.conn.execute(_INCIDENT_SELECT + " WHERE state = 'firing'").fetchall()
+        return {(i.network, i.event): i for i in map(_incident, rows)}
 
     def create(
         self,
@@ -226,9 +236,7 @@ class Incidents:
         return _incident(row) if row else None
 
     def update(self, incident_id: int, **fields: Any) -> None:
-        """Set the given columns (``pending_joins`` as a sequence) and ``updated_at``."""
-        if "pending_joins" in fields:
-            fields["pending_joins"] = json.dumps(list(fields["pending_joins"]))
+        """Set the given columns and ``updated_at``."""
         for name in fields:
             if name not in _COLUMNS:
                 raise ValueError(f"unknown incident column {name!r}")
@@ -253,7 +261,7 @@ class Incidents:
     def with_pending_joins(self) -> list[Incident]:
         """Incidents holding joined alerts not yet reported."""
         rows = self.conn.execute(
-            _INCIDENT_SELECT + " WHERE pending_joins != '[]' ORDER BY last_comment_at"
+            _INCIDENT_SELECT + " WHERE unreported > 0 ORDER BY last_comment_at"
         ).fetchall()
         return [_incident(r) for r in rows]
 
@@ -299,13 +307,12 @@ _COLUMNS = {
     "slack_root_key",
     "last_comment_at",
     "last_reminder_at",
-    "pending_joins",
     "fired_count",
 }
 _INCIDENT_SELECT = (
     "SELECT id, network, event, criticality, owner, state, opened_at, updated_at, resolved_at,"
     " closed_at, acked_by, acked_at, note, issue_number, issue_url, issue_create_started,"
-    " slack_destination, slack_root_key, last_comment_at, last_reminder_at, pending_joins,"
+    " slack_destination, slack_root_key, last_comment_at, last_reminder_at, unreported,"
     " fired_count FROM incidents"
 )
 _ALERT_SELECT = (
@@ -315,9 +322,7 @@ _ALERT_SELECT = (
 
 
 def _incident(row: tuple[Any, ...]) -> Incident:
-    values = list(row)
-    values[20] = tuple(json.loads(values[20]))
-    return Incident(*values)
+    return Incident(*row)
 
 
 def _alert(row: tuple[Any, ...]) -> StoredAlert:

@@ -43,3 +43,51 @@ def test_slack_ack_bench_prints_both_apps_and_the_ratios() -> None:
     }
     (ratios,) = [line for line in lines if line.get("figure") == "ratios_bot_over_bare"]
     assert ratios["burst_p99"] > 0 and ratios["steady_p99"] > 0
+
+
+def test_alert_intake_bench_prints_both_apps_and_the_ratio() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "bench/alert_intake.py",
+            "--webhooks",
+            "8",
+            "--alerts",
+            "10",
+            "--concurrency",
+            "2",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    apps = {line.get("app") for line in lines if line["figure"] == "alerts_per_s"}
+    assert apps == {"bare_aiohttp_parse", "testnet_bot"}
+    (ratio,) = [line for line in lines if line["figure"] == "ratio_bot_over_bare"]
+    assert ratio["value"] > 0 and ratio["lost"] == 0
+
+
+def test_alert_storm_bench_prints_its_figures() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "bench/alert_storm.py",
+            "--alerts",
+            "40",
+            "--seconds",
+            "0.6",
+            "--drain",
+            "1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    (storm,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert storm["alerts_lost"] == 0 and storm["alerts_sent"] == 40
+    assert storm["github_requests_per_minute_max"] <= storm["github_limit_per_minute"]
