@@ -18,7 +18,8 @@ def commands_markdown(registry: Registry) -> str:
         perm = f"`{spec.permission}`" if spec.permission else "anyone"
         if spec.dangerous:
             perm += ", asks to confirm"
-        lines.append(f"| `/testnet {spec.usage()}` | {spec.summary} | {perm} |")
+        usage = spec.usage().replace("|", "\\|")  # a choice list must not split the cell
+        lines.append(f"| `/testnet {usage}` | {spec.summary} | {perm} |")
     return "\n".join(lines) + "\n"
 
 
