@@ -125,6 +125,11 @@ class Bot:
             http=http,
             extras={"scheduler": scheduler},
         )
+        from bot.kube_access import KubeAccess
+
+        kube = KubeAccess(config.kubernetes)
+        self._stack.push_async_callback(kube.close)
+        self._services.kube = kube
         self._dispatcher = Dispatcher(self._services)
         server = WebServer(metrics, lambda: self.ready, client_max_size=1 << 20)
         if config.chat.slack is not None:

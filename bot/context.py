@@ -18,6 +18,7 @@ from state.store import Store
 if TYPE_CHECKING:
     import aiohttp
 
+    from bot.kube_access import KubeAccess
     from bot.metrics import Metrics
     from bot.outbox import Outbox
 
@@ -34,6 +35,7 @@ class Services:
     supervisor: TaskSupervisor
     metrics: Metrics
     http: aiohttp.ClientSession | None = None
+    kube: KubeAccess | None = None
     clock: Callable[[], float] = time.time
     started_at: float = field(default_factory=time.time)
     extras: dict[str, Any] = field(default_factory=dict)

@@ -89,7 +89,7 @@ class Dispatcher:
             try:
                 if spec.permission is not None:
                     self.services.permissions.require(invocation.actor, spec.permission, spec.name)
-                if spec.dangerous:
+                if spec.dangerous and not kwargs.get("dry_run"):
                     cancelled = await self._confirm(ctx, spec, kwargs)
                     if cancelled is not None:
                         return Outcome.CANCELLED, cancelled

@@ -10,7 +10,8 @@ Parameters map to arguments like this:
 * ``bool`` → a flag, ``--dry-run``;
 * any other type → a positional argument (declaration order) that may also be
   given as ``--name value`` or ``--name=value``;
-* ``Annotated[str, Rest]`` → every remaining word, joined by spaces.
+* ``Annotated[str, Rest]`` → every remaining word, joined by spaces;
+* ``Annotated[T, Option]`` → only ``--name value``, never positional.
 
 A parameter's type converts the text: ``str``, ``int``, ``float``, ``Literal[...]``,
 ``X | None``, or any class with a ``parse(text) -> X`` classmethod raising
@@ -41,6 +42,13 @@ class _RestMarker:
 Rest = _RestMarker()
 
 
+class _OptionMarker:
+    """``Annotated[T, Option]``: the parameter is given only as ``--name value``."""
+
+
+Option = _OptionMarker()
+
+
 @dataclass(frozen=True)
 class Help:
     """``Annotated[T, Help("...")]``: the parameter's one-line description."""
@@ -61,6 +69,7 @@ class Param:
     help: str = ""
     rest: bool = False
     choices: tuple[str, ...] = ()
+    option_only: bool = False
 
     @property
     def option(self) -> str:
@@ -72,6 +81,9 @@ class Param:
         if self.flag:
             return f"[{self.option}]"
         label = "|".join(self.choices) if self.choices else self.name.replace("_", "-")
+        if self.option_only:
+            shown = label if self.choices else self.type_name
+            return f"{self.option} <{shown}>" if self.required else f"[{self.option} <{shown}>]"
         if self.rest:
             label += "..."
         return f"<{label}>" if self.required else f"[{label}]"
@@ -107,7 +119,7 @@ class CommandSpec:
         Raises :class:`UsageError` naming the first problem.
         """
         by_option = {p.option: p for p in self.params}
-        positional = [p for p in self.params if not p.flag]
+        positional = [p for p in self.params if not p.flag and not p.option_only]
         values: dict[str, Any] = {}
         loose: list[str] = []
         i = 0
@@ -216,6 +228,7 @@ def _params(handler: Handler) -> tuple[Param, ...]:
         hint = hints[name]
         help_text = ""
         rest = False
+        option_only = False
         if typing.get_origin(hint) is typing.Annotated:
             base, *meta = typing.get_args(hint)
             for m in meta:
@@ -223,6 +236,8 @@ def _params(handler: Handler) -> tuple[Param, ...]:
                     help_text = m.text
                 elif m is Rest:
                     rest = True
+                elif m is Option:
+                    option_only = True
             hint = base
         required = p.default is inspect.Parameter.empty
         if hint is bool:
@@ -233,7 +248,18 @@ def _params(handler: Handler) -> tuple[Param, ...]:
         convert, type_name, choices = _converter(hint)
         default = None if required else p.default
         params.append(
-            Param(name, False, required, default, convert, type_name, help_text, rest, choices)
+            Param(
+                name,
+                False,
+                required,
+                default,
+                convert,
+                type_name,
+                help_text,
+                rest,
+                choices,
+                option_only,
+            )
         )
     positional = [p for p in params if not p.flag]
     if any(p.rest for p in positional[:-1]):
@@ -329,3 +355,4 @@ DEFAULT_REGISTRY = Registry()
 """The registry ``commands/`` registers into; tests may build their own."""
 
 command = DEFAULT_REGISTRY.command
+workflow = DEFAULT_REGISTRY.workflow

@@ -5,6 +5,26 @@ Importing this package registers every built-in command in the default registry.
 
 from __future__ import annotations
 
-from commands import audit, help, incidents, locks, matrix, status
+from commands import (
+    audit,
+    deploy,
+    help,
+    history,
+    incidents,
+    locks,
+    matrix,
+    rollback,
+    status,
+)
 
-__all__ = ["audit", "help", "incidents", "locks", "matrix", "status"]
+__all__ = [
+    "audit",
+    "deploy",
+    "help",
+    "history",
+    "incidents",
+    "locks",
+    "matrix",
+    "rollback",
+    "status",
+]

@@ -19,14 +19,13 @@ USAGE_HINT_LIMIT = 100
 
 
 def usage_hint(registry: Registry) -> str:
-    """``help | status | deploy <version> ...`` cut to what Slack shows."""
+    """``audit | deploy | help | ...``: every top-level command, cut to what Slack shows."""
+    names = sorted({spec.path[0] for spec in registry.specs()})
     hint = ""
-    for spec in registry.specs():
-        words = spec.usage().split()
-        piece = " ".join([*spec.path, *(w for w in words[len(spec.path) :] if w.startswith("<"))])
-        candidate = f"{hint} | {piece}" if hint else piece
-        if len(candidate) > USAGE_HINT_LIMIT:
-            break
+    for name in names:
+        candidate = f"{hint} | {name}" if hint else name
+        if len(candidate) > USAGE_HINT_LIMIT - 4:
+            return hint + " | …"
         hint = candidate
     return hint
 

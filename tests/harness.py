@@ -75,7 +75,8 @@ class ShellBot:
         return self.bot.services.store
 
     async def say(self, text: str, *, answer: str | None = None) -> str:
-        """Type ``text``; if ``answer`` is given, answer the confirmation with it.
+        """Type ``text``; if ``answer`` is given, queue it as the answer to the next
+        question (queue more in ``console.answers`` first for earlier questions).
         Return everything the bot printed in response."""
         assert self.session is not None
         if answer is not None:

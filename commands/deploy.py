@@ -1,0 +1,194 @@
+"""``/testnet deploy``: roll a release's images out, watch it, report, offer rollback.
+
+Every deploy is a durable run: its plan, the exact previous images and how far it
+got are in the database, so a restarted bot re-attaches and finishes the report.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Annotated
+
+from bot.context import Context, Services
+from bot.core import ConfirmRequest, MessageRef
+from bot.errors import CommandError
+from bot.registry import Help, command, workflow
+from commands.rollback import execute_rollback, rollback_steps_from_deploy
+from commands.rollout import Failure, Progress, Rollout, Step, describe_plan, elapsed, plan_steps
+from commands.runs import check_network_free, kube_for, resumed_progress, start_run
+from commands.versions import Version
+from integrations.kube_models import KubeError
+from state.records import Run
+
+log = logging.getLogger("testnet_bot.deploy")
+
+
+async def _plan(
+    ctx: Context,
+    *,
+    version: Version,
+    network: str | None = None,
+    canary: bool = False,
+    dry_run: bool = False,
+) -> str:
+    name, net = ctx.network(network)
+    check_network_free(ctx, name)
+    kube = await kube_for(ctx.services, net)
+    try:
+        steps = await plan_steps(kube, net, version.tag(net.tag_template), canary=canary)
+    except KubeError as exc:
+        raise CommandError(f"Cannot plan the deploy: {exc}") from None
+    how = " with a canary first" if canary else ""
+    head = f"Deploy `{version}` to `{name}` (namespace `{net.namespace}`){how}:"
+    return "\n".join([head, *describe_plan(steps)])
+
+
+@command("deploy", permission="deploy", dangerous=True, plan=_plan)
+async def deploy(
+    ctx: Context,
+    *,
+    version: Annotated[Version, Help("Release to deploy, e.g. v0.62.0")],
+    network: Annotated[str | None, Help("Network (default: the only or default one)")] = None,
+    canary: Annotated[bool, Help("Update one pod of each canary StatefulSet first")] = False,
+    dry_run: Annotated[bool, Help("Show the plan; change nothing")] = False,
+) -> None:
+    """Roll a release out to a network and watch it.
+
+    Shows the plan (each workload's current and new image) and asks for approval;
+    records the exact previous images; rolls the workloads in the configured order,
+    updating one message with progress; on failure reports the failing pods with
+    their logs and events and offers a rollback.
+    """
+    name, net = ctx.network(network)
+    if dry_run:
+        plan = await _plan(ctx, version=version, network=name, canary=canary)
+        await ctx.reply(f"{plan}\n(dry run: nothing was changed)")
+        return
+    check_network_free(ctx, name)
+    kube = await kube_for(ctx.services, net)
+    tag = version.tag(net.tag_template)
+    try:
+        steps = await plan_steps(kube, net, tag, canary=canary)
+    except KubeError as exc:
+        raise CommandError(f"Cannot start the deploy: {exc}") from None
+    args = {
+        "version": str(version),
+        "tag": tag,
+        "canary": canary,
+        "steps": [s.as_json() for s in steps],
+        "requested_by": ctx.actor_name,
+    }
+    title = f"🚀 Deploying `{version}` to `{name}` (requested by {ctx.actor_name})"
+    run, ref = await start_run(ctx, kind="deploy", network=name, args=args, title=title)
+    await execute_deploy(ctx.services, run, ctx.invocation.responder, ref, ctx=ctx)
+
+
+async def execute_deploy(
+    services: Services,
+    run: Run,
+    progress: Progress,
+    ref: MessageRef,
+    *,
+    ctx: Context | None = None,
+) -> bool:
+    """Carry a deploy run to its end (from wherever it got to); True on success.
+
+    With ``ctx`` (a live command) a failure offers rollback to the person who asked;
+    a resumed run just reports.
+    """
+    name = run.network or ""
+    net = services.config.networks[name]
+    steps = [Step.from_json(s) for s in run.args["steps"]]
+    kube = await kube_for(services, net)
+    title = f"🚀 Deploying `{run.args['version']}` to `{name}` (requested by {run.owner})"
+    rollout = Rollout(
+        kube,
+        net,
+        steps,
+        title=title,
+        progress=progress,
+        ref=ref,
+        store=services.store,
+        run_id=run.id,
+    )
+    try:
+        failure = await rollout.run(done_steps=run.result.get("done", []))
+    except KubeError as exc:
+        failure = Failure(steps[0], f"Kubernetes refused: {exc}")
+    took = elapsed(run.created_at)
+    if failure is None:
+        services.store.update_run(
+            run.id,
+            state="succeeded",
+            step="done",
+            result={
+                "done": [s.name for s in steps],
+                "seconds": round(time.time() - run.created_at, 1),
+            },
+        )
+        pods = sum(s.replicas for s in steps)
+        await progress.update(ref, rollout.render() + f"\n✅ live in {took}")
+        await progress.reply(
+            f"✅ Deployed `{run.args['version']}` to `{name}` in {took}: {len(steps)} workloads, "
+            f"{pods} pods. The previous images are recorded: "
+            f"`/testnet rollback {name}` restores them."
+        )
+        return True
+    services.store.update_run(
+        run.id,
+        state="failed",
+        step=f"failed at {failure.step.name}",
+        result={
+            "done": [s.name for s in steps if s.state == "done"],
+            "error": failure.reason,
+            "seconds": round(time.time() - run.created_at, 1),
+        },
+    )
+    await progress.update(ref, rollout.render() + f"\n❌ failed after {took}")
+    await progress.reply(
+        f"❌ Deploy of `{run.args['version']}` to `{name}` failed at {failure.step.kind} "
+        f"`{failure.step.name}`: {failure.reason}. Logs and events are in the thread."
+    )
+    await _after_failure(services, run, progress, ctx)
+    return False
+
+
+async def _after_failure(
+    services: Services, run: Run, progress: Progress, ctx: Context | None
+) -> None:
+    name = run.network or ""
+    net = services.config.networks[name]
+    steps = rollback_steps_from_deploy(run)
+    if net.auto_rollback:
+        await progress.reply(f"↩️ Rolling `{name}` back to the previous images (auto_rollback).")
+        await execute_rollback(
+            services, name, steps, progress, owner="auto_rollback", deploy_run=run
+        )
+        return
+    hint = f"Run `/testnet rollback {name}` to restore the previous images."
+    if ctx is None or not services.permissions.has(ctx.invocation.actor, "rollback"):
+        await progress.reply(hint)
+        return
+    plan = "\n".join([f"Roll `{name}` back to the images it ran before?", *describe_plan(steps)])
+    answer = await ctx.confirm(
+        ConfirmRequest(
+            command="rollback",
+            plan=plan,
+            permission="rollback",
+            requester=ctx.invocation.actor,
+            approvals=net.approvals,
+        )
+    )
+    if not answer.approved:
+        await progress.reply(f"Not rolled back ({answer.reason}). {hint}")
+        return
+    await execute_rollback(services, name, steps, progress, owner=ctx.actor_name, deploy_run=run)
+
+
+@workflow("deploy")
+async def resume_deploy(services: Services, run: Run) -> None:
+    """Re-attach to a deploy the bot was running when it stopped, and finish it."""
+    progress, ref = resumed_progress(services, run)
+    await progress.reply_in_thread(ref, "↻ The bot restarted; re-attached to this deploy.")
+    await execute_deploy(services, run, progress, ref)
