@@ -26,7 +26,16 @@ def test_dispatch_bench_prints_json_figures() -> None:
 
 def test_slack_ack_bench_prints_both_apps_and_the_ratios() -> None:
     result = subprocess.run(
-        [sys.executable, "bench/slack_ack.py", "--burst", "10", "--total", "20", "--concurrency", "2"],
+        [
+            sys.executable,
+            "bench/slack_ack.py",
+            "--burst",
+            "10",
+            "--total",
+            "20",
+            "--concurrency",
+            "2",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -91,3 +100,22 @@ def test_alert_storm_bench_prints_its_figures() -> None:
     (storm,) = [json.loads(line) for line in result.stdout.splitlines()]
     assert storm["alerts_lost"] == 0 and storm["alerts_sent"] == 40
     assert storm["github_requests_per_minute_max"] <= storm["github_limit_per_minute"]
+
+
+def test_rollout_bench_prints_bot_and_kubectl_figures() -> None:
+    from tests.binaries import require_binary
+
+    require_binary("kubectl")
+    result = subprocess.run(
+        [sys.executable, "bench/rollout.py", "--replicas", "4", "--repeat", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    tools = {line.get("tool") for line in lines if "tool" in line}
+    assert tools == {"bot", "kubectl_rollout_status"}
+    (comparison,) = [line for line in lines if line.get("figure") == "comparison"]
+    assert "bot_not_later_than_kubectl" in comparison
