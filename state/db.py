@@ -184,7 +184,49 @@ def _v4(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3, _v4)
+def _v5(conn: sqlite3.Connection) -> None:
+    """Sanity results, scheduled sanity checks and the posted connection-info messages."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE sanity_results (
+            id INTEGER PRIMARY KEY,
+            network TEXT NOT NULL,
+            source TEXT NOT NULL,
+            verdict TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            seconds REAL NOT NULL,
+            results TEXT NOT NULL
+        );
+        CREATE INDEX sanity_results_network ON sanity_results(network, id);
+        CREATE INDEX sanity_results_source ON sanity_results(source, id);
+
+        CREATE TABLE sanity_schedules (
+            id INTEGER PRIMARY KEY,
+            network TEXT NOT NULL,
+            interval REAL NOT NULL,
+            destination TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            digest INTEGER NOT NULL DEFAULT 0,
+            last_verdict TEXT,
+            last_run_at REAL,
+            last_digest_at REAL NOT NULL
+        );
+
+        CREATE TABLE info_posts (
+            network TEXT NOT NULL,
+            destination TEXT NOT NULL,
+            message_key TEXT NOT NULL,
+            text TEXT NOT NULL,
+            posted_at REAL NOT NULL,
+            PRIMARY KEY (network, destination)
+        )
+        """,
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3, _v4, _v5)  # _v5: issue 5
 """Forward migrations; entry ``i`` takes the schema from version ``i`` to ``i + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -28,6 +28,7 @@ from state.records import (
     OutboxItem,
     Run,
 )
+from state.sanity import SanityRepo
 
 Clock = Callable[[], float]
 
@@ -57,6 +58,7 @@ class Store:
         self.clock = clock
         self.confirmations = Confirmations(self.conn, clock)
         self.incidents = Incidents(self.conn, clock)
+        self.sanity = SanityRepo(self.conn, clock)  # issue 5
 
     @classmethod
     def open(cls, path: str | Path, clock: Clock = time.time) -> Store:
