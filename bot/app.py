@@ -19,10 +19,12 @@ from bot.config import BotConfig
 from bot.context import Services
 from bot.dispatcher import Dispatcher
 from bot.incident_wiring import wire_incidents
+from bot.kube_access import KubeAccess
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.permissions import Permissions
 from bot.registry import DEFAULT_REGISTRY, Registry
+from bot.sanity_wiring import wire_sanity
 from bot.tasks import TaskSupervisor
 from bot.web import WebServer
 from state.store import Store
@@ -125,8 +127,6 @@ class Bot:
             http=http,
             extras={"scheduler": scheduler},
         )
-        from bot.kube_access import KubeAccess
-
         kube = KubeAccess(config.kubernetes)
         self._stack.push_async_callback(kube.close)
         self._services.kube = kube
@@ -141,6 +141,7 @@ class Bot:
             self._stack.push_async_callback(slack.stop)
             self.slack = slack
         wire_incidents(self._services, server.app, http, self._stack)  # issue 6
+        wire_sanity(self._services, http, schedules=self.resume)  # issue 5
         if self.serve_http:
             self.url = await server.start(config.http.host, config.http.port)
             self._stack.push_async_callback(server.stop)
