@@ -107,6 +107,10 @@ class LogCheck(Model):
     min_pods: int = Field(
         default=1, ge=1, description="For expect: at least this many pods must match."
     )
+    container: str | None = Field(
+        default=None,
+        description="Container whose log is read (default: the one running the network's image).",
+    )
     seconds_ = _durations("since")
 
     @field_validator("expect", "forbid")
@@ -165,7 +169,16 @@ class SanityConfig(Model):
     logs: list[LogCheck] = Field(default_factory=list, description="Log spot checks.")
     prometheus: PrometheusChecks | None = Field(default=None, description="Metric checks.")
     http: list[HttpCheck] = Field(default_factory=list, description="HTTP endpoint checks.")
-    seconds_ = _durations("timeout")
+    log_concurrency: int = Field(
+        default=16, ge=1, le=256, description="Most pod logs read at the same time."
+    )
+    min_interval: Seconds = Field(
+        default=60.0, description="Shortest interval a sanity schedule may use (1m)."
+    )
+    digest_every: Seconds = Field(
+        default=86400.0, description="How often a schedule with --digest posts its digest (1d)."
+    )
+    seconds_ = _durations("timeout", "min_interval", "digest_every")
 
 
 class GateConfig(Model):
@@ -183,6 +196,18 @@ class ConnectionEntry(Model):
     service: str = Field(description="Kubernetes Service name.")
     port: int = Field(ge=1, le=65535, description="Port to show.")
     protocol: Literal["TCP", "UDP"] = Field(default="TCP", description="TCP or UDP.")
+
+
+class InfoConfig(Model):
+    """How ``/testnet info`` names the image and where ``--post`` publishes."""
+
+    image_name: str = Field(
+        default="IMAGE", description="Variable name of the running image, e.g. AZTEC_IMAGE."
+    )
+    slack_channel: str | None = Field(
+        default=None,
+        description="Slack channel (name from chat.slack.channels, or id) that --post uses.",
+    )
 
 
 class ValidatorsConfig(Model):
@@ -219,6 +244,9 @@ class NetworkConfig(Model):
     gate: GateConfig = Field(default_factory=GateConfig, description="Post-deploy gate.")
     connection_info: list[ConnectionEntry] = Field(
         default_factory=list, description="Connection info entries."
+    )
+    info: InfoConfig = Field(
+        default_factory=InfoConfig, description="Connection info naming and channel."
     )
     validators: ValidatorsConfig = Field(
         default_factory=ValidatorsConfig, description="Validator onboarding."

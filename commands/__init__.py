@@ -11,9 +11,12 @@ from commands import (
     help,
     history,
     incidents,
+    info,
     locks,
     matrix,
     rollback,
+    sanity,
+    schedules,
     status,
 )
 
@@ -23,8 +26,11 @@ __all__ = [
     "help",
     "history",
     "incidents",
+    "info",
     "locks",
     "matrix",
     "rollback",
+    "sanity",
+    "schedules",
     "status",
 ]

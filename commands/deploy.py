@@ -14,6 +14,7 @@ from bot.context import Context, Services
 from bot.core import ConfirmRequest, MessageRef
 from bot.errors import CommandError
 from bot.registry import Help, command, workflow
+from commands.gate import after_rollout
 from commands.rollback import execute_rollback, rollback_steps_from_deploy
 from commands.rollout import Failure, Progress, Rollout, Step, describe_plan, elapsed, plan_steps
 from commands.runs import check_network_free, kube_for, resumed_progress, start_run
@@ -116,6 +117,8 @@ async def execute_deploy(
         failure = await rollout.run(done_steps=run.result.get("done", []))
     except KubeError as exc:
         failure = Failure(steps[0], f"Kubernetes refused: {exc}")
+    if failure is None:  # issue 5: the post-deploy gate's verdict is the deploy's
+        failure = await after_rollout(services, run, progress, ref, rollout.render())
     took = elapsed(run.created_at)
     if failure is None:
         services.store.update_run(

@@ -1,0 +1,192 @@
+"""``/testnet info``: seed 000's "Network Connection Info", read from the cluster.
+
+The running image and, per configured entry, a Service's external address (its
+LoadBalancer ingress IP or hostname) with the port and protocol. A LoadBalancer
+still waiting for its address is shown as pending, not as an error. ``--post``
+publishes to the network's connection-info channel; later posts (and deploys) edit
+that same message instead of posting again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
+
+from bot.config import BotConfig, NetworkConfig
+from bot.context import Context, Services
+from bot.errors import CommandError
+from bot.registry import Help, command
+from commands.runs import kube_for
+from integrations.kube_models import KubeError, same_repository
+
+if TYPE_CHECKING:
+    from integrations.kube import KubeClient
+
+
+@dataclass(frozen=True)
+class InfoLine:
+    """One variable of the connection info."""
+
+    name: str
+    value: str
+    note: str = ""
+    pending: bool = False
+    missing: bool = False
+
+
+async def _running_image(kube: KubeClient, net: NetworkConfig) -> str | None:
+    for spec in net.workloads:
+        for workload in await kube.list_workloads(net.namespace, spec.selector, kinds=(spec.kind,)):
+            for container in workload.containers:
+                if same_repository(container.image, net.image):
+                    return container.image
+    return None
+
+
+async def gather_info(services: Services, net: NetworkConfig) -> list[InfoLine]:
+    """The image and every configured entry, read from Kubernetes now."""
+    kube = await kube_for(services, net)
+    try:
+        image = await _running_image(kube, net)
+        wanted = sorted({e.service for e in net.connection_info})
+        found = {s.name: s for s in await kube.list_services(net.namespace, names=wanted)}
+    except KubeError as exc:
+        raise CommandError(f"Cannot read the connection info: {exc}") from None
+    lines = [
+        InfoLine(net.info.image_name, image)
+        if image
+        else InfoLine(net.info.image_name, "?", f"no workload runs {net.image}", missing=True)
+    ]
+    for entry in net.connection_info:
+        svc = found.get(entry.service)
+        if svc is None:
+            lines.append(
+                InfoLine(entry.name, "?", f"Service `{entry.service}` not found", missing=True)
+            )
+            continue
+        port = next(
+            (p for p in svc.ports if p.port == entry.port and p.protocol == entry.protocol), None
+        )
+        note = "" if port else f"`{entry.service}` exposes no {entry.protocol} port {entry.port}"
+        if svc.pending:
+            lines.append(
+                InfoLine(
+                    entry.name,
+                    "⏳ pending",
+                    f"`{entry.service}` has no external address yet",
+                    pending=True,
+                )
+            )
+        elif not svc.external_addresses:
+            lines.append(
+                InfoLine(
+                    entry.name,
+                    "?",
+                    f"`{entry.service}` is a {svc.type} Service with no external address",
+                    missing=True,
+                )
+            )
+        else:
+            value = f"{svc.external_addresses[0]}:{entry.port}"
+            lines.append(
+                InfoLine(f"{entry.name}", value, note or entry.protocol, missing=bool(note))
+            )
+    return lines
+
+
+def render_info(network: str, lines: list[InfoLine]) -> str:
+    """The message: a copy-pasteable block of ``NAME value`` lines, with notes."""
+    width = max(len(line.name) for line in lines)
+    body = "\n".join(
+        f"{line.name.ljust(width)}  {line.value}"
+        + (f"  ({line.note})" if line.note and line.note not in ("TCP",) else "")
+        for line in lines
+    )
+    return f"📡 Connection info for `{network}`:\n```\n{body}\n```"
+
+
+def info_destination(config: BotConfig, net: NetworkConfig) -> str | None:
+    """Where ``--post`` publishes: ``slack:<channel id>``, or None if not configured."""
+    channel = net.info.slack_channel
+    if channel is None or config.chat.slack is None:
+        return None
+    return f"slack:{config.chat.slack.channels.get(channel, channel)}"
+
+
+def publish_info(services: Services, network: str, destination: str, text: str) -> str:
+    """Post the info to ``destination``, or edit the message posted there before.
+
+    Returns ``posted``, ``edited`` or ``unchanged``.
+    """
+    repo = services.store.sanity
+    earlier = repo.info_post(network, destination)
+    if earlier is not None and earlier.text == text:
+        return "unchanged"
+    if earlier is not None:
+        services.outbox.enqueue(
+            destination, "update", {"text": text}, message_key=earlier.message_key
+        )
+        repo.save_info_post(network, destination, earlier.message_key, text)
+        return "edited"
+    key = services.outbox.post(destination, {"text": text})
+    repo.save_info_post(network, destination, key, text)
+    return "posted"
+
+
+async def refresh_after_deploy(services: Services, network: str, net: NetworkConfig) -> str | None:
+    """After a deploy: publish the info when every address exists; return a note for
+    the deploy's thread (None when no channel is configured)."""
+    destination = info_destination(services.config, net)
+    if destination is None or not net.connection_info:
+        return None
+    try:
+        lines = await gather_info(services, net)
+    except CommandError as exc:
+        return f"📡 Connection info not posted: {exc}"
+    waiting = [line for line in lines if line.pending or line.missing]
+    if waiting:
+        names = ", ".join(f"{line.name} ({line.note})" for line in waiting)
+        return f"📡 Connection info not posted yet: {names}. `/testnet info {network} --post`."
+    outcome = publish_info(services, network, destination, render_info(network, lines))
+    return f"📡 Connection info {outcome} in {destination}."
+
+
+@command("info")
+async def info(
+    ctx: Context,
+    *,
+    network: Annotated[str | None, Help("Network (default: the only or default one)")] = None,
+    post: Annotated[bool, Help("Publish to the network's connection-info channel")] = False,
+) -> None:
+    """Show a network's connection info (image, external addresses and ports).
+
+    Reads the configured Services (LoadBalancer IP or hostname, port, TCP/UDP) and the
+    running image. With --post, publishes it to the configured channel, editing the
+    message posted there before rather than posting again.
+    """
+    name, net = ctx.network(network)
+    if not net.connection_info:
+        raise CommandError(
+            f"`{name}` has no connection info configured (`networks.{name}.connection_info`)."
+        )
+    destination = None
+    if post:
+        if not ctx.services.permissions.has(ctx.invocation.actor, "deploy"):
+            raise CommandError("You need the `deploy` permission to publish connection info.")
+        destination = info_destination(ctx.config, net)
+        if destination is None:
+            raise CommandError(
+                f"No channel to post to: set `networks.{name}.info.slack_channel` "
+                "and configure `chat.slack` (Discord is not supported yet)."
+            )
+    lines = await gather_info(ctx.services, net)
+    text = render_info(name, lines)
+    if destination is None:
+        await ctx.reply(text)
+        return
+    waiting = [line for line in lines if line.pending or line.missing]
+    if waiting:
+        names = ", ".join(line.name for line in waiting)
+        raise CommandError(f"{text}\nNot posted: {names} not ready yet; try again later.")
+    outcome = publish_info(ctx.services, name, destination, text)
+    await ctx.reply(f"{text}\n{outcome.capitalize()} in {destination}.")
