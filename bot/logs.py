@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import IO, Any
 
-CONTEXT_FIELDS = ("trace_id", "command", "actor", "network")
 _context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
     "testnet_bot_log_context", default=None
 )

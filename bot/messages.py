@@ -12,8 +12,10 @@ USAGE = "{error}\nUsage: `/testnet {usage}`"
 DENIED = "You need the `{permission}` permission to run `{command}`. Ask an admin to grant it."
 CONFIRM_DEFAULT = "This will run `/testnet {text}`."
 CANCELLED = "Cancelled: `{command}` was not run ({reason})."
+CONFIRM_NEEDS_YES = "needs confirmation; re-run with --yes to approve it"
+CONFIRM_NEEDS_OTHERS = "needs {approvals} approvers; ask where others can approve"
+CONFIRM_PROMPT = "Proceed with `{command}`? [y/N] "
 INTERNAL_ERROR = (
     "Sorry, something went wrong running `{command}`. "
     "It has been logged with trace id `{trace_id}`."
 )
-CONFIRM_NEEDS_YES = "needs confirmation; re-run with --yes to approve it"

@@ -33,7 +33,6 @@ class OutboxResponder:
         self.outbox = outbox
         self._destination = destination
         self._extra = extra or {}
-        self.posted: list[MessageRef] = []
 
     @property
     def destination(self) -> str:
@@ -49,9 +48,7 @@ class OutboxResponder:
     async def reply(self, text: str, *, table: Table | None = None) -> MessageRef:
         """Queue a new message."""
         key = self.outbox.post(self._destination, self._payload(text, table))
-        ref = MessageRef(self._destination, key)
-        self.posted.append(ref)
-        return ref
+        return MessageRef(self._destination, key)
 
     async def update(self, ref: MessageRef, text: str, *, table: Table | None = None) -> None:
         """Queue an edit of ``ref`` (older queued edits of it are skipped)."""

@@ -130,10 +130,8 @@ class ShellResponder(OutboxResponder):
         await self.reply(request.plan)
         await self.outbox.wait_delivered(self.destination)
         if request.approvals > 1:
-            return ConfirmResult(
-                False,
-                reason=f"needs {request.approvals} approvers; ask where others can approve",
-            )
+            reason = messages.CONFIRM_NEEDS_OTHERS.format(approvals=request.approvals)
+            return ConfirmResult(False, reason=reason)
         if self.assume_yes is not None:
             if self.assume_yes:
                 return ConfirmResult(True, (request.requester.id,), "approved with --yes")

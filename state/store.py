@@ -362,21 +362,6 @@ class Store:
         ).fetchall()
         return [_outbox(r) for r in rows]
 
-    def undelivered_count(self, message_keys: Iterable[str] | None = None) -> int:
-        """Pending items, optionally only those for some messages."""
-        if message_keys is None:
-            row = self.conn.execute("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
-            return int(row.fetchone()[0])
-        keys = list(message_keys)
-        if not keys:
-            return 0
-        marks = ",".join("?" for _ in keys)
-        row = self.conn.execute(
-            f"SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND message_key IN ({marks})",
-            keys,
-        )
-        return int(row.fetchone()[0])
-
     # -- messages ------------------------------------------------------------
 
     def new_message(self, destination: str) -> str:
