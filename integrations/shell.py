@@ -13,6 +13,7 @@ import threading
 import uuid
 from typing import IO, Any, Protocol
 
+from bot import messages
 from bot.core import Actor, ConfirmRequest, ConfirmResult, Invocation
 from bot.dispatcher import Dispatcher
 from bot.outbox import DeliveryContext, Outbox, Route
@@ -135,10 +136,8 @@ class ShellResponder(OutboxResponder):
         if self.assume_yes is not None:
             if self.assume_yes:
                 return ConfirmResult(True, (request.requester.id,), "approved with --yes")
-            return ConfirmResult(
-                False, reason="needs confirmation; re-run with --yes to approve it"
-            )
-        answer = await self.console.ask(f"Proceed with `{request.command}`? [y/N] ")
+            return ConfirmResult(False, reason=messages.CONFIRM_NEEDS_YES)
+        answer = await self.console.ask(messages.CONFIRM_PROMPT.format(command=request.command))
         if answer is not None and answer.strip().lower() in {"y", "yes"}:
             return ConfirmResult(True, (request.requester.id,), "approved")
         return ConfirmResult(False, reason="declined")
