@@ -15,7 +15,9 @@ from pathlib import Path
 import aiohttp
 import yaml
 
-from integrations.slack_manifest import BOT_SCOPES
+import commands  # noqa: F401  (registers the commands)
+from bot.registry import DEFAULT_REGISTRY
+from integrations.slack_manifest import BOT_SCOPES, usage_hint
 from tests.fakes.slack_api import ALICE, DEPLOYS, SlackFake
 from tests.fakes.slack_signing import signed_slash_command
 
@@ -36,7 +38,9 @@ def test_the_manifest_matches_the_registry_and_the_readme() -> None:
     (command,) = manifest["features"]["slash_commands"]
     assert command["command"] == "/testnet"
     assert command["url"] == "https://testnet-bot.example.org/slack/events"
-    assert "help" in command["usage_hint"] and "status" in command["usage_hint"]
+    # every top-level command, in order, until Slack's limit (more commands than fit now)
+    assert command["usage_hint"] == usage_hint(DEFAULT_REGISTRY)
+    assert command["usage_hint"].startswith("audit | ") and "help" in command["usage_hint"]
     assert manifest["settings"]["interactivity"]["request_url"] == command["url"]
     assert manifest["settings"]["socket_mode_enabled"] is False
     assert manifest["oauth_config"]["scopes"]["bot"] == list(BOT_SCOPES)
