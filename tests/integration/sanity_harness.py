@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.kube_api import KubeFake
-from tests.integration.kube_harness import NAMESPACE
+from tests.integration.kube_harness import IMAGE, NAMESPACE
 
 VALIDATOR_LINES = (
     "INFO sequencer Can propose block 12 at slot 40\n"
@@ -32,6 +32,17 @@ SPOT_CHECKS: list[dict[str, Any]] = [
     {"name": "block proving", "selector": "app=prover", "expect": "Processed 1 new L2 blocks"},
     {"name": "epoch proving", "selector": "app=prover", "expect": "Submitted proof for epoch"},
 ]
+
+
+HEALTHY_LINES = VALIDATOR_LINES + PROVER_LINES + BOT_LINES
+
+
+def healthy_image_logs(fake: KubeFake) -> None:
+    """Every pod running the network's image (including ones a deploy creates later)
+    logs all the healthy spot-check lines, unless its log is set explicitly."""
+    fake.cluster.image_logs = lambda image: (
+        HEALTHY_LINES if image.startswith(IMAGE) else "fluent-bit ready\n"
+    )
 
 
 def log_spot_lines(fake: KubeFake, *, validators: int, provers: int = 2) -> None:
