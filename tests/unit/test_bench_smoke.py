@@ -119,3 +119,32 @@ def test_rollout_bench_prints_bot_and_kubectl_figures() -> None:
     assert tools == {"bot", "kubectl_rollout_status"}
     (comparison,) = [line for line in lines if line.get("figure") == "comparison"]
     assert "bot_not_later_than_kubectl" in comparison
+
+
+def test_sanity_bench_prints_the_bot_the_kubectl_loop_and_the_ratio() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "bench/sanity.py",
+            "--validators",
+            "2",
+            "--provers",
+            "1",
+            "--bots",
+            "1",
+            "--lines",
+            "300",
+            "--repeat",
+            "1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = {json.loads(line)["figure"]: json.loads(line) for line in result.stdout.splitlines()}
+    assert set(lines) == {"bot_sanity_s", "kubectl_grep_loop_s", "ratio_loop_over_bot"}
+    assert lines["bot_sanity_s"]["verdict"] == "pass" and lines["bot_sanity_s"]["pods"] == 4
+    assert lines["kubectl_grep_loop_s"]["kubectl_runs"] == 2 * 3 + 1 * 2 + 1
+    assert lines["ratio_loop_over_bot"]["value"] > 0
