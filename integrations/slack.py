@@ -66,6 +66,9 @@ PERMANENT_ERRORS = {
 }
 
 
+SLACK_POST_SPACING = 1.05
+"""Seconds between posts (and between edits) to one channel: Slack allows about one
+message per second per channel; the margin absorbs clock and network jitter."""
 TOKEN_UNUSABLE = (
     "testnet-bot cannot use its Slack token (revoked or invalid): "
     "an admin must reinstall the app and update SLACK_BOT_TOKEN."
@@ -305,8 +308,8 @@ class SlackAdapter:
         self.app.action(APPROVE_ACTION)(self._on_approve)
         self.app.action(CANCEL_ACTION)(self._on_cancel)
         delivery = SlackDelivery(self.client, http)
-        posts = RateLimit(1, 1.0, lambda item: item.op == "post")
-        edits = RateLimit(1, 1.0, lambda item: item.op == "update")
+        posts = RateLimit(1, SLACK_POST_SPACING, lambda item: item.op == "post")
+        edits = RateLimit(1, SLACK_POST_SPACING, lambda item: item.op == "update")
         services.outbox.add_route("slack", Route(delivery, limits=[posts, edits]))
         services.outbox.add_route("slack-ephemeral", Route(delivery))
 
