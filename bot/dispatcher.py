@@ -12,7 +12,7 @@ import time
 from bot import messages
 from bot.context import Context, Services
 from bot.core import ConfirmRequest, Invocation, Outcome
-from bot.errors import CommandError, PermissionDenied, UsageError
+from bot.errors import AlreadyReported, CommandError, PermissionDenied, UsageError
 from bot.logs import log_context
 from bot.registry import CommandSpec
 
@@ -101,6 +101,8 @@ class Dispatcher:
             except UsageError as exc:
                 await responder.reply(messages.USAGE.format(error=exc.message, usage=spec.usage()))
                 return Outcome.USAGE, exc.message
+            except AlreadyReported as exc:
+                return Outcome.FAILED, exc.message
             except CommandError as exc:
                 await responder.reply(exc.message)
                 return Outcome.FAILED, exc.message

@@ -12,6 +12,11 @@ class CommandError(Exception):
         self.message = message
 
 
+class AlreadyReported(CommandError):
+    """The command failed and has told the user why itself: nothing more is posted,
+    but the outcome (audit log, exit code of ``exec``) is a failure."""
+
+
 class UsageError(CommandError):
     """The command's arguments are wrong; the user is shown the usage."""
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from bot.context import Context, Services
 from bot.core import ConfirmRequest, MessageRef
-from bot.errors import CommandError
+from bot.errors import AlreadyReported, CommandError
 from bot.registry import Help, command, workflow
 from commands.gate import after_rollout
 from commands.rollback import execute_rollback, rollback_steps_from_deploy
@@ -82,7 +82,8 @@ async def deploy(
     }
     title = f"🚀 Deploying `{version}` to `{name}` (requested by {ctx.actor_name})"
     run, ref = await start_run(ctx, kind="deploy", network=name, args=args, title=title)
-    await execute_deploy(ctx.services, run, ctx.invocation.responder, ref, ctx=ctx)
+    if not await execute_deploy(ctx.services, run, ctx.invocation.responder, ref, ctx=ctx):
+        raise AlreadyReported(f"deploy of {version} failed")
 
 
 async def execute_deploy(

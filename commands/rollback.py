@@ -8,7 +8,7 @@ from typing import Annotated
 
 from bot.context import Context, Services
 from bot.core import MessageRef
-from bot.errors import CommandError
+from bot.errors import AlreadyReported, CommandError
 from bot.registry import Help, Option, command, workflow
 from commands.rollout import Failure, Progress, Rollout, Step, describe_plan, elapsed
 from commands.runs import check_network_free, kube_for, resumed_progress, start_run
@@ -91,7 +91,7 @@ async def rollback(
     except KubeError as exc:
         raise CommandError(f"Cannot start the rollback: {exc}") from None
     deploys = ctx.store.recent_runs(kinds=["deploy"], network=name, limit=1)
-    await execute_rollback(
+    done = await execute_rollback(
         ctx.services,
         name,
         steps,
@@ -100,6 +100,8 @@ async def rollback(
         deploy_run=deploys[0] if deploys and to is None else None,
         ctx=ctx,
     )
+    if not done:
+        raise AlreadyReported(f"rollback of {name} failed")
 
 
 async def execute_rollback(

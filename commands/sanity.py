@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 from bot.config import HttpCheck, LogCheck, NetworkConfig, PodsCheck, PrometheusCheck
 from bot.context import Context, Services
 from bot.core import Table
-from bot.errors import CommandError
+from bot.errors import AlreadyReported, CommandError
 from bot.registry import Help, command
 from commands.runs import kube_for
 from integrations.kube_models import KubeError, Pod, same_repository
@@ -441,3 +441,5 @@ async def sanity(
     report = await run_sanity(ctx.services, name, net)
     record(ctx.store, report, source=f"command:{ctx.actor_name}")
     await ctx.reply(report.headline(), table=report.table())
+    if report.verdict != "pass":
+        raise AlreadyReported(f"sanity verdict: {report.verdict}")

@@ -66,3 +66,16 @@ async def test_exec_deploy_then_rollback(tmp_path: Path) -> None:
 
         code, out = await exec_bot(tmp_path, config, "/testnet history")
         assert code == 0 and "rollback" in out and "deploy" in out
+
+
+async def test_exec_of_a_failing_deploy_exits_non_zero(tmp_path: Path) -> None:
+    async with KubeFake(ready_delay=0.005) as fake:
+        build_testnet(fake, validators=2)
+        fake.bad_images[f"{IMAGE}:v0.62.0"] = "CrashLoopBackOff"
+        kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
+        config = tmp_path / "bot.yaml"
+        config.write_text(yaml.safe_dump(network_config(kubeconfig, auto_rollback=True)))
+        code, out = await exec_bot(tmp_path, config, "--yes", "/testnet deploy v0.62.0")
+        assert code == 1, out
+        assert "❌ Deploy of `v0.62.0`" in out and "back on its previous images" in out
+        assert images(fake, "Deployment", "bot") == {"aztec": OLD}

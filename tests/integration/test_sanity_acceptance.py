@@ -135,7 +135,8 @@ async def test_exec_sanity_with_the_example_prints_the_table_and_a_stall_turns_r
             await wait_until(
                 lambda: block_production_is("❌"), timeout=30, what="a red block-production row"
             )
-            out = last[0]
+            code, out = await exec_sanity(tmp_path, env)
+            assert code == 1, out  # a failing sanity check fails the command
             assert "0 (needs > 0)" in row(out, "block production")
             assert out.startswith("❌ Sanity of `alpha`") or "❌ Sanity of `alpha`" in out
             assert row(out, "tps").startswith("✅")
