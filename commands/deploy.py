@@ -16,8 +16,8 @@ from bot.errors import AlreadyReported, CommandError
 from bot.registry import Help, command, workflow
 from commands.gate import after_rollout
 from commands.rollback import execute_rollback, rollback_steps_from_deploy
-from commands.rollout import Failure, Progress, Rollout, Step, describe_plan, elapsed, plan_steps
-from commands.runs import check_network_free, kube_for, resumed_progress, start_run
+from commands.rollout import Progress, describe_plan, elapsed, plan_steps
+from commands.runs import check_network_free, kube_for, resumed_progress, roll_run, start_run
 from commands.versions import Version
 from integrations.kube_models import KubeError
 from state.records import Run
@@ -100,24 +100,9 @@ async def execute_deploy(
     a resumed run just reports.
     """
     name = run.network or ""
-    net = services.config.networks[name]
-    steps = [Step.from_json(s) for s in run.args["steps"]]
-    kube = await kube_for(services, net)
     title = f"🚀 Deploying `{run.args['version']}` to `{name}` (requested by {run.owner})"
-    rollout = Rollout(
-        kube,
-        net,
-        steps,
-        title=title,
-        progress=progress,
-        ref=ref,
-        store=services.store,
-        run_id=run.id,
-    )
-    try:
-        failure = await rollout.run(done_steps=run.result.get("done", []))
-    except KubeError as exc:
-        failure = Failure(steps[0], f"Kubernetes refused: {exc}")
+    rollout, failure = await roll_run(services, run, progress, ref, title=title)
+    steps = rollout.steps
     if failure is None:  # issue 5: the post-deploy gate's verdict is the deploy's
         failure = await after_rollout(services, run, progress, ref, rollout.render())
     took = elapsed(run.created_at)

@@ -10,8 +10,8 @@ from bot.context import Context, Services
 from bot.core import MessageRef
 from bot.errors import AlreadyReported, CommandError
 from bot.registry import Help, Option, command, workflow
-from commands.rollout import Failure, Progress, Rollout, Step, describe_plan, elapsed
-from commands.runs import check_network_free, kube_for, resumed_progress, start_run
+from commands.rollout import Progress, Step, describe_plan, elapsed
+from commands.runs import check_network_free, kube_for, resumed_progress, roll_run, start_run
 from commands.versions import Version
 from integrations.kube_models import KubeError
 from state.records import Run
@@ -138,23 +138,9 @@ async def execute_rollback(
 
 async def _carry_out(services: Services, run: Run, progress: Progress, ref: MessageRef) -> bool:
     network = run.network or ""
-    net = services.config.networks[network]
-    steps = [Step.from_json(s) for s in run.args["steps"]]
-    kube = await kube_for(services, net)
-    rollout = Rollout(
-        kube,
-        net,
-        steps,
-        title=f"↩️ Rolling `{network}` back (requested by {run.owner})",
-        progress=progress,
-        ref=ref,
-        store=services.store,
-        run_id=run.id,
-    )
-    try:
-        failure = await rollout.run(done_steps=run.result.get("done", []))
-    except KubeError as exc:
-        failure = Failure(steps[0], f"Kubernetes refused: {exc}")
+    title = f"↩️ Rolling `{network}` back (requested by {run.owner})"
+    rollout, failure = await roll_run(services, run, progress, ref, title=title)
+    steps = rollout.steps
     took = elapsed(run.created_at)
     seconds = round(time.time() - run.created_at, 1)
     if failure is None:

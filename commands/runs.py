@@ -11,7 +11,9 @@ from bot.context import Context, Services
 from bot.core import MessageRef
 from bot.errors import CommandError
 from bot.responder import OutboxResponder
+from commands.rollout import Failure, Progress, Rollout, Step
 from commands.text import ago
+from integrations.kube_models import KubeError
 from state.records import Run
 from state.store import RunConflict
 
@@ -67,6 +69,30 @@ async def start_run(
         run.id, state="running", reply_to={"destination": ref.destination, "message_key": ref.key}
     )
     return run, ref
+
+
+async def roll_run(
+    services: Services, run: Run, progress: Progress, ref: MessageRef, *, title: str
+) -> tuple[Rollout, Failure | None]:
+    """Carry out a deploy's or rollback's recorded steps from where the run got to;
+    return the rollout (for its rendering) and what stopped it, if anything."""
+    net = services.config.networks[run.network or ""]
+    steps = [Step.from_json(s) for s in run.args["steps"]]
+    kube = await kube_for(services, net)
+    rollout = Rollout(
+        kube,
+        net,
+        steps,
+        title=title,
+        progress=progress,
+        ref=ref,
+        store=services.store,
+        run_id=run.id,
+    )
+    try:
+        return rollout, await rollout.run(done_steps=run.result.get("done", []))
+    except KubeError as exc:
+        return rollout, Failure(steps[0], f"Kubernetes refused: {exc}")
 
 
 class LogProgress:
