@@ -105,9 +105,7 @@ class Bot:
         metrics = Metrics()
         metrics.watch_store(store)
         supervisor = TaskSupervisor()
-        self._stack.push_async_callback(supervisor.close)
         outbox = Outbox(store, config.outbox, metrics, supervisor, clock=self.clock)
-        self._stack.push_async_callback(outbox.stop)
         scheduler = AsyncIOScheduler()
         scheduler.start()
         self._stack.callback(scheduler.shutdown, wait=False)
@@ -130,6 +128,10 @@ class Bot:
         kube = KubeAccess(config.kubernetes)
         self._stack.push_async_callback(kube.close)
         self._services.kube = kube
+        # Closed in reverse: work in flight is cancelled (runs stay resumable) and the
+        # outbox stopped before the Kubernetes clients and the HTTP session go away.
+        self._stack.push_async_callback(outbox.stop)
+        self._stack.push_async_callback(supervisor.close)
         self._dispatcher = Dispatcher(self._services)
         server = WebServer(metrics, lambda: self.ready, client_max_size=1 << 20)
         if config.chat.slack is not None:

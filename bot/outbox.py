@@ -29,6 +29,8 @@ from state.records import OutboxItem
 from state.store import Store
 
 log = logging.getLogger("testnet_bot.outbox")
+SCAN_RETRY = 1.0
+"""Seconds before the worker scans again after the database refused a scan."""
 
 
 class RetryLater(Exception):
@@ -220,7 +222,11 @@ class Outbox:
     async def _run(self) -> None:
         while True:
             self._wake.clear()
-            delay = self._start_due()
+            try:
+                delay = self._start_due()
+            except Exception:  # e.g. "database is locked": log, retry, never die
+                log.exception("outbox scan failed", extra={"event": "outbox_scan_error"})
+                delay = SCAN_RETRY
             if not self._inflight and delay is None:
                 self._idle.set()
             try:  # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel

@@ -120,6 +120,8 @@ def publish_info(services: Services, network: str, destination: str, text: str) 
     """
     repo = services.store.sanity
     earlier = repo.info_post(network, destination)
+    if earlier is not None and not services.store.message_alive(earlier.message_key):
+        earlier = None  # the first post was refused for good: post afresh
     if earlier is not None and earlier.text == text:
         return "unchanged"
     if earlier is not None:

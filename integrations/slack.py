@@ -316,7 +316,12 @@ class SlackAdapter:
     # -- lifecycle -----------------------------------------------------------
 
     def mount(self, app: web.Application, path: str = "/slack/events") -> None:
-        """Serve slash commands and interactivity at ``path`` (HTTP mode)."""
+        """Serve slash commands and interactivity at ``path`` (HTTP mode). Without a
+        signing secret (Socket Mode only) nothing is mounted: requests that cannot be
+        verified are never accepted."""
+        if self.config.signing_secret is None:
+            log.info("slack: no signing secret, so no HTTP endpoint (Socket Mode only)")
+            return
         app.router.add_post(path, self._http)
 
     async def start(self) -> None:

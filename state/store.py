@@ -377,6 +377,17 @@ class Store:
         """Record where the platform put a message (e.g. Slack channel and ts)."""
         self.conn.execute("UPDATE messages SET ref = ? WHERE key = ?", (json.dumps(ref), key))
 
+    def message_alive(self, key: str) -> bool:
+        """True if the message was posted, or its post is still waiting to be; False
+        if its post was parked as dead (so editing it can never work)."""
+        if self.message_ref(key) is not None:
+            return True
+        row = self.conn.execute(
+            "SELECT 1 FROM outbox WHERE message_key = ? AND op = 'post' AND state = 'pending'",
+            (key,),
+        ).fetchone()
+        return row is not None
+
     def message_ref(self, key: str) -> dict[str, Any] | None:
         """The platform's reference for a posted message, or None if not yet posted."""
         row = self.conn.execute("SELECT ref FROM messages WHERE key = ?", (key,)).fetchone()

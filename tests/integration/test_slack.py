@@ -230,6 +230,20 @@ async def test_socket_mode_receives_a_slash_command_and_answers(tmp_path: Path) 
         await sb.slack.wait_until(lambda: any("Commands:" in t for t in sb.texts()), within=10)
 
 
+async def test_socket_mode_without_a_signing_secret_serves_no_unverifiable_endpoint(
+    tmp_path: Path,
+) -> None:
+    async with slack_bot(
+        tmp_path, slack={"app_token": "xapp-test", "signing_secret": None}, **SETUP
+    ) as sb:
+        await sb.slack.wait_for_socket()
+        forged = slash_command_body(sb.slack.slash_command("lock alpha forged", user_id=ALICE))
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        async with sb.http.post(sb.events_url, data=forged, headers=headers) as resp:
+            assert resp.status == 404
+        assert sb.bot.services.store.get_lock("alpha") is None
+
+
 async def test_a_command_mentioning_payload_is_not_lost(tmp_path: Path) -> None:
     # slack-bolt 1.30 mistakes such a body for an interactivity request
     async with slack_bot(tmp_path, **SETUP) as sb:

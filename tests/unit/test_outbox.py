@@ -131,3 +131,20 @@ async def test_items_without_a_route_wait_and_status_sees_them(outbox: Outbox) -
     dest = RecordingDestination()
     outbox.add_route("nowhere", Route(dest))
     await wait_until(lambda: len(dest.delivered) == 1, timeout=5, what="late route delivery")
+
+
+async def test_the_worker_survives_a_scan_that_fails(
+    outbox: Outbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    failures = iter([RuntimeError("database is locked")])
+
+    def flaky(item: object) -> bool:
+        for exc in failures:
+            raise exc
+        return True
+
+    dest = RecordingDestination()
+    outbox.add_route("test", Route(dest, limits=[RateLimit(10, 1.0, applies_to=flaky)]))
+    outbox.enqueue("test:a", "post", {"text": "after the failure"})
+    await wait_until(lambda: len(dest.delivered) == 1, timeout=10, what="delivery after it")
+    assert "outbox scan failed" in caplog.text

@@ -105,3 +105,18 @@ def test_one_exclusive_run_per_network(tmp_path: Path) -> None:
         assert [r.kind for r in store.unfinished_runs()] == ["deploy", "sanity", "rollback"]
     finally:
         store.close()
+
+
+def test_a_message_whose_post_died_is_not_alive(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "m.db")
+    try:
+        key = store.new_message("slack:C1")
+        item = store.enqueue("slack:C1", "post", {"text": "info"}, message_key=key)
+        assert item is not None and store.message_alive(key)  # waiting to be posted
+        store.mark_dead(item, error="not_in_channel")
+        assert not store.message_alive(key)  # editing it can never work: post afresh
+        other = store.new_message("slack:C1")
+        store.set_message_ref(other, {"channel": "C1", "ts": "1.0"})
+        assert store.message_alive(other)
+    finally:
+        store.close()
