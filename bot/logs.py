@@ -91,8 +91,14 @@ class JsonFormatter(logging.Formatter):
         data.update(fields)
         if record.exc_info:
             data["exc"] = record.exc_text or self.formatException(record.exc_info)
-        text = json.dumps(data, default=str)
-        return self._redactor.scrub(text)
+        scrub = self._redactor.scrub
+        # Scrub each value before encoding too: JSON escapes quotes and backslashes,
+        # so a secret containing them would no longer match in the encoded text.
+        text = json.dumps(
+            {k: scrub(v) if isinstance(v, str) else v for k, v in data.items()},
+            default=lambda o: scrub(str(o)),
+        )
+        return scrub(text)
 
 
 class TextFormatter(logging.Formatter):

@@ -61,3 +61,12 @@ def test_text_format_on_request(stream: io.StringIO) -> None:
     assert "WARNING" in line and "hello" in line and "trace_id=t1" in line
     with pytest.raises(json.JSONDecodeError):
         json.loads(line)
+
+
+def test_a_secret_with_quotes_is_scrubbed_from_json_fields(stream: io.StringIO) -> None:
+    secret = 'pa"ss\\word-1234'
+    configure_logging(fmt="json", stream=stream, secrets=[secret])
+    logging.getLogger("testnet_bot.test").info("login", extra={"password": secret})
+    line = json.loads(stream.getvalue())
+    assert line["password"] == "***"
+    assert "pa\\\"ss" not in stream.getvalue()
