@@ -82,75 +82,106 @@ class IncidentDesk:
 
     def intake(self, payload: WebhookPayload) -> IntakeResult:
         """Store a notification's alerts and their incident changes in one transaction."""
+        with transaction(self.store.conn):
+            result = self._intake(payload)
+        if result.touched:
+            self.outbox.wake()
+        return result
+
+    def intake_batch(self, payloads: Sequence[WebhookPayload]) -> list[IntakeResult | Exception]:
+        """Store several notifications in ONE transaction (a group commit), each inside
+        its own savepoint: a notification that fails is rolled back alone and its slot
+        holds the exception; the others commit together. Raises (storing nothing) if
+        the transaction itself fails, e.g. on COMMIT."""
+        conn = self.store.conn
+        out: list[IntakeResult | Exception] = []
+        with transaction(conn):
+            for payload in payloads:
+                conn.execute("SAVEPOINT intake")
+                try:
+                    out.append(self._intake(payload))
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO intake")  # if this fails, all rolls back
+                    out.append(exc)
+                conn.execute("RELEASE intake")
+        if any(isinstance(r, IntakeResult) and r.touched for r in out):
+            self.outbox.wake()
+        return out
+
+    def _intake(self, payload: WebhookPayload) -> IntakeResult:
+        """The body of :meth:`intake`, inside the caller's transaction."""
         label = self.settings.network_label
         latest: dict[AlertKey, tuple[Any, bool]] = {}
+        stamps: dict[Any, str] = {}  # a storm's alerts share few startsAt values
         for alert in payload.alerts:
-            key = (alert.fingerprint, alert.starts_at.isoformat())
-            latest[key] = (alert, alert.is_firing)
+            starts = stamps.get(alert.starts_at)
+            if starts is None:
+                starts = stamps[alert.starts_at] = alert.starts_at.isoformat()
+            latest[(alert.fingerprint, starts)] = (alert, alert.status == "firing")
         now = self.clock()
         opened: list[int] = []
         touched: set[int] = set()
-        with transaction(self.store.conn):
-            known = self.repo.known_alerts(list(latest))
-            groups: dict[tuple[str, str], _Group] = {}
-            to_resolve: list[AlertKey] = []
-            repeats = 0
-            for key, (alert, firing) in latest.items():
-                seen = known.get(key)
-                if seen is not None:
-                    if not firing and seen[0] == FIRING:
-                        to_resolve.append(key)
-                    else:
-                        repeats += 1
-                    continue
-                row = self.matrix.classify(alert.labels).row
-                network = alert.labels.get(label) or "unknown"
-                group = groups.setdefault((network, row.event), _Group(network, row))
-                group.new.append(
-                    NewAlert(
-                        fingerprint=alert.fingerprint,
-                        starts_at=key[1],
-                        alertname=alert.labels.get("alertname", ""),
-                        labels=dict(alert.labels),
-                        annotations=dict(alert.annotations),
-                        generator_url=alert.generator_url,
-                    )
-                )
-                if not firing:
+        known = self.repo.known_alerts(list(latest))
+        groups: dict[tuple[str, str], _Group] = {}
+        to_resolve: list[AlertKey] = []
+        repeats = 0
+        for key, (alert, firing) in latest.items():
+            seen = known.get(key)
+            if seen is not None:
+                if not firing and seen[0] == FIRING:
                     to_resolve.append(key)
-            joins: list[tuple[int, NewAlert]] = []
-            counts: list[tuple[int, int]] = []
-            due: list[int] = []
-            firing_now = self.repo.firing_by_key() if groups else {}
-            for (network, event), group in groups.items():
-                current = firing_now.get((network, event)) or self.repo.latest(network, event)
-                if current is not None and current.state == FIRING:  # the hot path: batched
-                    joins.extend((current.id, a) for a in group.new)
-                    counts.append((current.id, len(group.new)))
-                    if now - current.last_comment_at >= self.settings.comment_interval:
-                        due.append(current.id)
-                    touched.add(current.id)
-                    continue
-                incident_id, created = self._place(group, current, now)
-                touched.add(incident_id)
-                if created:
-                    opened.append(incident_id)
-            self.repo.insert_alerts(joins, now, reported=False)
-            self.repo.add_unreported(counts, now)
-            for incident_id in due:
-                self._flush(self._get(incident_id), now)
-            new_count = sum(len(g.new) for g in groups.values())
-            if to_resolve:
-                self.repo.resolve_alerts(to_resolve, now)
-                touched.update(known[key][1] for key in to_resolve if key in known)
-                for incident_id in sorted(touched):
-                    self._after_resolves(incident_id, now)
-            if self.config.chat.slack is not None:
-                for incident_id in sorted(touched):
-                    if incident_id not in opened or self._get(incident_id).state != FIRING:
-                        self._update_root(incident_id, now)
-        if touched:
-            self.outbox.wake()
+                else:
+                    repeats += 1
+                continue
+            labels = alert.labels
+            row = self.matrix.classify(labels).row
+            network = labels.get(label) or "unknown"
+            group = groups.get((network, row.event))
+            if group is None:
+                group = groups[(network, row.event)] = _Group(network, row)
+            group.new.append(  # the payload is frozen and dropped after: no copies
+                NewAlert(
+                    key[0],
+                    key[1],
+                    labels.get("alertname", ""),
+                    labels,
+                    alert.annotations,
+                    alert.generator_url,
+                )
+            )
+            if not firing:
+                to_resolve.append(key)
+        joins: list[tuple[int, list[NewAlert]]] = []
+        counts: list[tuple[int, int]] = []
+        due: list[int] = []
+        firing_now = self.repo.firing_by_key() if groups else {}
+        for (network, event), group in groups.items():
+            current = firing_now.get((network, event)) or self.repo.latest(network, event)
+            if current is not None and current.state == FIRING:  # the hot path: batched
+                joins.append((current.id, group.new))
+                counts.append((current.id, len(group.new)))
+                if now - current.last_comment_at >= self.settings.comment_interval:
+                    due.append(current.id)
+                touched.add(current.id)
+                continue
+            incident_id, created = self._place(group, current, now)
+            touched.add(incident_id)
+            if created:
+                opened.append(incident_id)
+        self.repo.insert_alerts(joins, now, reported=False)
+        self.repo.add_unreported(counts, now)
+        for incident_id in due:
+            self._flush(self._get(incident_id), now)
+        new_count = sum(len(g.new) for g in groups.values())
+        if to_resolve:
+            self.repo.resolve_alerts(to_resolve, now)
+            touched.update(known[key][1] for key in to_resolve if key in known)
+            for incident_id in sorted(touched):
+                self._after_resolves(incident_id, now)
+        if self.config.chat.slack is not None:
+            for incident_id in sorted(touched):
+                if incident_id not in opened or self._get(incident_id).state != FIRING:
+                    self._update_root(incident_id, now)
         return IntakeResult(
             received=len(payload.alerts),
             new=new_count,
@@ -165,7 +196,7 @@ class IncidentDesk:
         if current is not None:
             ended = current.resolved_at or current.closed_at or current.updated_at
             if now - ended <= self.settings.reopen_window:
-                self.repo.insert_alerts([(current.id, a) for a in group.new], now, reported=True)
+                self.repo.insert_alerts([(current.id, group.new)], now, reported=True)
                 self._reopen(current, group.new, now)
                 return current.id, False
         incident_id = self.repo.create(
@@ -176,7 +207,7 @@ class IncidentDesk:
             slack_destination=self._slack_destination(group.row),
             now=now,
         )
-        self.repo.insert_alerts([(incident_id, a) for a in group.new], now, reported=True)
+        self.repo.insert_alerts([(incident_id, group.new)], now, reported=True)
         self._opened(incident_id, group.row, now)
         return incident_id, True
 

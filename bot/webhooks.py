@@ -11,6 +11,7 @@ Alertmanager retries (on 5xx or a dropped connection) anything not stored.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hmac
@@ -20,8 +21,8 @@ import logging
 from aiohttp import web
 
 from bot.config import AlertmanagerConfig
-from bot.incidents import IncidentDesk
-from integrations.alertmanager import WebhookError, parse_webhook
+from bot.incidents import IncidentDesk, IntakeResult
+from integrations.alertmanager import WebhookError, WebhookPayload, parse_webhook
 
 log = logging.getLogger("testnet_bot.webhooks")
 PATH = "/hooks/alertmanager"
@@ -33,6 +34,7 @@ class AlertmanagerWebhook:
     def __init__(self, config: AlertmanagerConfig, desk: IncidentDesk) -> None:
         self.config = config
         self.desk = desk
+        self._pending: list[tuple[WebhookPayload, asyncio.Future[IntakeResult]]] = []
         self._bearer = (
             config.bearer_token.get_secret_value().encode() if config.bearer_token else None
         )
@@ -101,7 +103,7 @@ class AlertmanagerWebhook:
                 extra={"event": "webhook_rejected"},
             )
             return _error(400, exc.reason)
-        result = self.desk.intake(payload)
+        result = await self._store(payload)
         return web.json_response(
             {
                 "status": "stored",
@@ -112,6 +114,34 @@ class AlertmanagerWebhook:
                 "incidents": list(result.touched),
             }
         )
+
+    async def _store(self, payload: WebhookPayload) -> IntakeResult:
+        """Group commit: notifications that arrive while one is being parsed are stored
+        in ONE transaction (each in its own savepoint), run synchronously on the event
+        loop with no await inside, and each waits for that COMMIT before its 200."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[IntakeResult] = loop.create_future()
+        self._pending.append((payload, done))
+        if len(self._pending) == 1:
+            loop.call_soon(self._commit_pending)
+        return await done
+
+    def _commit_pending(self) -> None:
+        batch, self._pending = self._pending, []
+        try:
+            results = self.desk.intake_batch([payload for payload, _ in batch])
+        except Exception as exc:  # nothing of the batch is stored: every sender gets 500
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        for (_, done), result in zip(batch, results, strict=True):
+            if done.done():  # the request was cancelled; its alerts are stored anyway
+                continue
+            if isinstance(result, Exception):
+                done.set_exception(result)
+            else:
+                done.set_result(result)
 
 
 def _error(status: int, reason: str, *, auth: bool = False) -> web.Response:

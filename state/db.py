@@ -226,7 +226,21 @@ def _v5(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3, _v4, _v5)  # _v5: issue 5
+def _v6(conn: sqlite3.Connection) -> None:
+    """One index of alerts by incident instead of two: (incident_id, reported, status)
+    serves the counts, the listing and the unreported alerts, and an intake that joins
+    alerts to many incidents rewrites half as many index pages per commit."""
+    _run_script(
+        conn,
+        """
+        CREATE INDEX alerts_by_incident ON alerts(incident_id, reported, status);
+        DROP INDEX alerts_incident;
+        DROP INDEX alerts_unreported
+        """,
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3, _v4, _v5, _v6)  # _v5: issue 5; _v6: 6
 """Forward migrations; entry ``i`` takes the schema from version ``i`` to ``i + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -273,6 +287,11 @@ def connect(path: str | Path) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), isolation_level=None, timeout=10.0, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: the alert key index stays cached
+    # Checkpoint every 8192 pages (32 MiB of WAL) rather than 1000: pages that many
+    # commits rewrite (index leaves, incidents) are copied back once, not each time.
+    # Durability is unchanged: a commit is in the WAL either way.
+    conn.execute("PRAGMA wal_autocheckpoint=8192")
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
 

@@ -111,10 +111,11 @@ class Incidents:
         return found
 
     def insert_alerts(
-        self, rows: Iterable[tuple[int, NewAlert]], now: float, *, reported: bool
+        self, groups: Iterable[tuple[int, Sequence[NewAlert]]], now: float, *, reported: bool
     ) -> None:
-        """Store new firing alerts, each with its incident id; ``reported`` when they are
+        """Store new firing alerts, grouped by incident id; ``reported`` when they are
         already told (in the issue body), otherwise a later summary picks them up."""
+        flag = int(reported)
         self.conn.executemany(
             "INSERT INTO alerts (fingerprint, starts_at, incident_id, alertname, labels,"
             " annotations, generator_url, status, received_at, reported)"
@@ -129,9 +130,10 @@ class Incidents:
                     to_json(a.annotations).decode(),
                     a.generator_url,
                     now,
-                    int(reported),
+                    flag,
                 )
-                for incident_id, a in rows
+                for incident_id, alerts in groups
+                for a in alerts
             ],
         )
 
