@@ -154,15 +154,22 @@ class IncidentDesk:
         joins: list[tuple[int, list[NewAlert]]] = []
         counts: list[tuple[int, int]] = []
         due: list[int] = []
-        firing_now = self.repo.firing_by_key() if groups else {}
+        firing_now = self.repo.firing_ids() if groups else {}
+        interval = self.settings.comment_interval
         for (network, event), group in groups.items():
-            current = firing_now.get((network, event)) or self.repo.latest(network, event)
-            if current is not None and current.state == FIRING:  # the hot path: batched
-                joins.append((current.id, group.new))
-                counts.append((current.id, len(group.new)))
-                if now - current.last_comment_at >= self.settings.comment_interval:
-                    due.append(current.id)
-                touched.add(current.id)
+            firing_id = firing_now.get((network, event))
+            current = None
+            if firing_id is None:
+                current = self.repo.latest(network, event)
+                if current is not None and current.state == FIRING:
+                    firing_id = (current.id, current.last_comment_at)
+            if firing_id is not None:  # the hot path: batched
+                incident_id, last_comment_at = firing_id
+                joins.append((incident_id, group.new))
+                counts.append((incident_id, len(group.new)))
+                if now - last_comment_at >= interval:
+                    due.append(incident_id)
+                touched.add(incident_id)
                 continue
             incident_id, created = self._place(group, current, now)
             touched.add(incident_id)

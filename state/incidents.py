@@ -13,7 +13,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic_core import to_json
 
@@ -52,9 +52,8 @@ class Incident:
     fired_count: int
 
 
-@dataclass(frozen=True)
-class NewAlert:
-    """An alert to store: what the webhook said about it."""
+class NewAlert(NamedTuple):
+    """An alert to store: what the webhook said about it (a tuple: built per alert)."""
 
     fingerprint: str
     starts_at: str
@@ -207,6 +206,14 @@ class Incidents:
             (network, event),
         ).fetchone()
         return _incident(row) if row else None
+
+    def firing_ids(self) -> dict[tuple[str, str], tuple[int, float]]:
+        """Every firing incident's (id, last_comment_at) by (network, event): the hot
+        path of an intake needs no more, so no Incident objects are built."""
+        rows = self.conn.execute(
+            "SELECT network, event, id, last_comment_at FROM incidents WHERE state = 'firing'"
+        ).fetchall()
+        return {(network, event): (int(i), at) for network, event, i, at in rows}
 
     def firing_by_key(self) -> dict[tuple[str, str], Incident]:
         """Every firing incident by (network, event) (one query, for a whole webhook)."""
