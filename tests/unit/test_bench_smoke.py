@@ -6,43 +6,33 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_dispatch_bench_prints_json_figures() -> None:
+def run_bench(script: str, *args: str) -> list[dict[str, Any]]:
+    """Run ``bench/<script>`` with ``args``; return its JSON lines (it must succeed)."""
     result = subprocess.run(
-        [sys.executable, "bench/dispatch.py", "--n", "50"],
+        [sys.executable, f"bench/{script}", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    figures = {json.loads(line)["figure"]: json.loads(line) for line in result.stdout.splitlines()}
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_dispatch_bench_prints_json_figures() -> None:
+    lines = run_bench("dispatch.py", "--n", "50")
+    figures = {line["figure"]: line for line in lines}
     assert set(figures) == {"handler_direct_us", "dispatch_us", "dispatch_overhead_us"}
     assert all(f["n"] == 50 and f["p99"] >= f["p50"] for f in figures.values())
 
 
 def test_slack_ack_bench_prints_both_apps_and_the_ratios() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "bench/slack_ack.py",
-            "--burst",
-            "10",
-            "--total",
-            "20",
-            "--concurrency",
-            "2",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    lines = run_bench("slack_ack.py", "--burst", "10", "--total", "20", "--concurrency", "2")
     apps = {(line.get("app"), line.get("shape")) for line in lines if "app" in line}
     assert apps == {
         ("bare_bolt", "burst_10"),
@@ -55,24 +45,7 @@ def test_slack_ack_bench_prints_both_apps_and_the_ratios() -> None:
 
 
 def test_alert_intake_bench_prints_both_apps_and_the_ratio() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "bench/alert_intake.py",
-            "--webhooks",
-            "8",
-            "--alerts",
-            "10",
-            "--concurrency",
-            "2",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    lines = run_bench("alert_intake.py", "--webhooks", "8", "--alerts", "10", "--concurrency", "2")
     apps = {line.get("app") for line in lines if line["figure"] == "alerts_per_s"}
     assert apps == {"bare_aiohttp_parse", "testnet_bot"}
     (ratio,) = [line for line in lines if line["figure"] == "ratio_bot_over_bare"]
@@ -80,24 +53,8 @@ def test_alert_intake_bench_prints_both_apps_and_the_ratio() -> None:
 
 
 def test_alert_storm_bench_prints_its_figures() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "bench/alert_storm.py",
-            "--alerts",
-            "40",
-            "--seconds",
-            "0.6",
-            "--drain",
-            "1",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    (storm,) = [json.loads(line) for line in result.stdout.splitlines()]
+    lines = run_bench("alert_storm.py", "--alerts", "40", "--seconds", "0.6", "--drain", "1")
+    (storm,) = lines
     assert storm["alerts_lost"] == 0 and storm["alerts_sent"] == 40
     assert storm["github_requests_per_minute_max"] <= storm["github_limit_per_minute"]
 
@@ -106,15 +63,7 @@ def test_rollout_bench_prints_bot_and_kubectl_figures() -> None:
     from tests.binaries import require_binary
 
     require_binary("kubectl")
-    result = subprocess.run(
-        [sys.executable, "bench/rollout.py", "--replicas", "4", "--repeat", "1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    lines = run_bench("rollout.py", "--replicas", "4", "--repeat", "1")
     tools = {line.get("tool") for line in lines if "tool" in line}
     assert tools == {"bot", "kubectl_rollout_status"}
     (comparison,) = [line for line in lines if line.get("figure") == "comparison"]
@@ -122,29 +71,21 @@ def test_rollout_bench_prints_bot_and_kubectl_figures() -> None:
 
 
 def test_sanity_bench_prints_the_bot_the_kubectl_loop_and_the_ratio() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "bench/sanity.py",
-            "--validators",
-            "2",
-            "--provers",
-            "1",
-            "--bots",
-            "1",
-            "--lines",
-            "300",
-            "--repeat",
-            "1",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    lines = run_bench(
+        "sanity.py",
+        "--validators",
+        "2",
+        "--provers",
+        "1",
+        "--bots",
+        "1",
+        "--lines",
+        "300",
+        "--repeat",
+        "1",
     )
-    assert result.returncode == 0, result.stderr
-    lines = {json.loads(line)["figure"]: json.loads(line) for line in result.stdout.splitlines()}
-    assert set(lines) == {"bot_sanity_s", "kubectl_grep_loop_s", "ratio_loop_over_bot"}
-    assert lines["bot_sanity_s"]["verdict"] == "pass" and lines["bot_sanity_s"]["pods"] == 4
-    assert lines["kubectl_grep_loop_s"]["kubectl_runs"] == 2 * 3 + 1 * 2 + 1
-    assert lines["ratio_loop_over_bot"]["value"] > 0
+    figures = {line["figure"]: line for line in lines}
+    assert set(figures) == {"bot_sanity_s", "kubectl_grep_loop_s", "ratio_loop_over_bot"}
+    assert figures["bot_sanity_s"]["verdict"] == "pass" and figures["bot_sanity_s"]["pods"] == 4
+    assert figures["kubectl_grep_loop_s"]["kubectl_runs"] == 2 * 3 + 1 * 2 + 1
+    assert figures["ratio_loop_over_bot"]["value"] > 0
