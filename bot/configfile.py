@@ -149,20 +149,11 @@ def parse_config(text: str, *, source: str, env: Mapping[str, str]) -> BotConfig
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            loc = tuple(p for p in error["loc"] if p != "[key]")
-            # pydantic reports errors of a tagged/literal-keyed dict with extra parts;
-            # keep only the parts that name a place in the document.
-            path = _document_path(loc, doc)
+            # pydantic adds a "[key]" part for errors in a dict's keys; keep only the
+            # parts that name a place in the document.
+            path: Path_ = tuple(p for p in error["loc"] if p != "[key]")
             problems.append(ConfigProblem(format_path(path), _message(error), doc.line_of(path)))
         raise ConfigError(source, problems) from None
-
-
-def _document_path(loc: tuple[Any, ...], doc: _Document) -> Path_:
-    path: list[str | int] = []
-    for part in loc:
-        if isinstance(part, str | int):
-            path.append(part)
-    return tuple(path)
 
 
 def load_config(
