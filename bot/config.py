@@ -380,12 +380,27 @@ class MatrixRow(Model):
         description="Blocker, Critical, Major or Minor."
     )
     owner: str = Field(default="", description="Owning team's name.")
-    slack_group: str | None = Field(default=None, description="Slack user group to mention.")
+    slack_group: str | None = Field(
+        default=None,
+        description=(
+            "Slack user group id (S0123ABCD, from the group's profile) mentioned in the"
+            " incident's root message and reminders. The default matrix sets none: copy its"
+            " rows into resolution_matrix and add this to have the owner paged in Slack."
+        ),
+    )
     discord_role: int | None = Field(default=None, description="Discord role to mention.")
     labels: list[str] = Field(default_factory=list, description="Extra GitHub labels.")
     assignees: list[str] = Field(default_factory=list, description="GitHub assignees.")
     slack_channel: str | None = Field(default=None, description="Channel (name or id) to post.")
     public: bool = Field(default=False, description="Also post a redacted status to Discord.")
+    runbook_url: str | None = Field(
+        default=None,
+        description=(
+            "Runbook for this row: a URL, or a path such as"
+            " 'network-instability.md#block-production-stalls' resolved against"
+            " incidents.runbook_base_url. An alert's own runbook_url annotation wins."
+        ),
+    )
 
     @field_validator("matchers")
     @classmethod
@@ -399,26 +414,75 @@ class MatrixRow(Model):
 
 
 def default_matrix() -> list[MatrixRow]:
-    """Seed 000's Issue Resolution Matrix, with network instability split by kind."""
-    alpha = "Create a detailed issue report for the Alpha team"
+    """The release runbook's Issue Resolution Matrix, with network instability split by kind.
+
+    Each network-instability row says what the on-call person does first and points at
+    its section of ``docs/runbooks/network-instability.md``. To have the bot mention
+    the owning team in Slack, copy a row into ``resolution_matrix`` and set
+    ``slack_group`` to the team's user group id (``S0123ABCD``).
+    """
+    report = "then file the report for the Alpha Team with what you found"
     rows = [
-        ("Network instability: block production stalls", "BlockProduction.*"),
-        ("Network instability: proof generation failures", "Proof.*|Proving.*"),
-        ("Network instability: transaction inclusion issues", "TxInclusion.*|Transaction.*"),
-        ("Network instability: node synchronisation problems", "NodeSync.*|.*OutOfSync"),
-        ("Network instability: persistent crashes", "PersistentCrash.*|.*CrashLoop.*"),
-        ("Network instability: persistent chain reorgs", ".*Reorg.*"),
-        ("Network instability: bridge contract failures", "Bridge.*"),
+        (
+            "Network instability: block production stalls",
+            "BlockProduction.*",
+            "Check the sequencer/validator pods and their logs (`/testnet sanity`) and"
+            f" that L1 is reachable; {report}",
+            "block-production-stalls",
+        ),
+        (
+            "Network instability: proof generation failures",
+            "Proof.*|Proving.*",
+            "Check the prover node, broker and agents (restarts, out-of-memory kills, the"
+            f" last failed proof's logs); {report}",
+            "proof-generation-failures",
+        ),
+        (
+            "Network instability: transaction inclusion issues",
+            "TxInclusion.*|Transaction.*",
+            "Send a test transaction, check the mempool and the sequencers' logs for"
+            f" rejected transactions; {report}",
+            "transaction-inclusion-issues",
+        ),
+        (
+            "Network instability: node synchronisation problems",
+            "NodeSync.*|.*OutOfSync",
+            "Compare the lagging node's block height with the boot node's, check its peers"
+            f" and L1 connection, restart it if it is stuck; {report}",
+            "node-synchronisation-problems",
+        ),
+        (
+            "Network instability: persistent crashes",
+            "PersistentCrash.*|.*CrashLoop.*",
+            "Find the crashing pod (`/testnet status`), save its previous logs and events,"
+            f" roll back if the crashes began with a deploy; {report}",
+            "persistent-crashes",
+        ),
+        (
+            "Network instability: persistent chain reorgs",
+            ".*Reorg.*",
+            "Check L1 for reorgs and the sequencers' views of the chain tip; pause deploys"
+            f" (`/testnet lock`); {report}",
+            "persistent-chain-reorgs",
+        ),
+        (
+            "Network instability: bridge contract failures",
+            "Bridge.*",
+            "Check the failing bridge transactions on L1 and the contract addresses the"
+            f" nodes were given; {report}",
+            "bridge-contract-failures",
+        ),
     ]
     matrix = [
         MatrixRow(
             event=event,
             matchers=[f'alertname=~"{pattern}"'],
-            action=alpha,
+            action=action,
             criticality="Blocker",
             owner="Alpha Team",
+            runbook_url=f"network-instability.md#{anchor}",
         )
-        for event, pattern in rows
+        for event, pattern, action, anchor in rows
     ]
     matrix += [
         MatrixRow(
@@ -426,6 +490,7 @@ def default_matrix() -> list[MatrixRow]:
             matchers=['alertname=~"Build.*"'],
             action="Rerun CI or revert the problematic changes",
             criticality="Blocker",
+            runbook_url="operations.md#build-failure",
         ),
         MatrixRow(
             event="Deployment issues",
@@ -433,6 +498,7 @@ def default_matrix() -> list[MatrixRow]:
             action="Follow the deployment README or escalate to the Delta team",
             criticality="Blocker",
             owner="Delta Team",
+            runbook_url="operations.md#deployment-issues",
         ),
         MatrixRow(
             event="Challenge completion errors",
@@ -440,6 +506,7 @@ def default_matrix() -> list[MatrixRow]:
             action="Document the issue and assess the challenge's viability",
             criticality="Major",
             owner="Product Team",
+            runbook_url="operations.md#challenge-completion-errors",
         ),
         MatrixRow(
             event="Hotfix deployment",
@@ -447,18 +514,20 @@ def default_matrix() -> list[MatrixRow]:
             action="Update the testnet and verify the fix",
             criticality="Major",
             owner="Delta Team",
+            runbook_url="operations.md#hotfix-deployment",
         ),
     ]
     return matrix
 
 
 def default_matrix_fallback() -> MatrixRow:
-    """Where an alert matching no row goes: seed 000's minor operational issues."""
+    """Where an alert matching no row goes: the runbook's minor operational issues."""
     return MatrixRow(
         event="Minor operational issues",
         action="Create a tracking issue",
         criticality="Minor",
         owner="Delta Team",
+        runbook_url="operations.md#minor-operational-issues",
     )
 
 
@@ -491,6 +560,28 @@ class IncidentsConfig(Model):
     )
     network_label: str = Field(
         default="network", description="Alert label naming the network of an incident."
+    )
+    default_network: str | None = Field(
+        default=None,
+        description=(
+            "Network for alerts without the network label (logged as a warning). Default:"
+            " the only configured network, else 'unlabelled'."
+        ),
+    )
+    runbook_base_url: str | None = Field(
+        default=None,
+        description=(
+            "Base URL that relative runbook paths (the default matrix's, e.g."
+            " 'network-instability.md#block-production-stalls') are joined to, e.g. where"
+            " docs/runbooks/ of this bot is published. Unset: the path is shown as text."
+        ),
+    )
+    alertmanager_url: str | None = Field(
+        default=None,
+        description=(
+            "Alertmanager's URL for links and silences (default: the externalURL that"
+            " Alertmanager sends with each notification)."
+        ),
     )
     seconds_ = _durations("comment_interval", "reopen_window", "remind_interval")
 

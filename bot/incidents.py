@@ -46,6 +46,8 @@ class IntakeResult:
     repeats: int
     opened: tuple[int, ...] = ()
     touched: tuple[int, ...] = ()
+    ignored: int = 0
+    """Alerts that arrived already resolved, never seen firing: no incident for them."""
 
 
 @dataclass
@@ -77,6 +79,16 @@ class IncidentDesk:
         self._rows = {row.event: row for row in (*config.resolution_matrix,)}
         self._rows.setdefault(config.default_matrix_row.event, config.default_matrix_row)
         self._task: asyncio.Task[None] | None = None
+        self.unlabelled_network = self.settings.default_network or (
+            config.default_network
+            or (next(iter(config.networks)) if len(config.networks) == 1 else "unlabelled")
+        )
+        self._alertmanager_url = self.settings.alertmanager_url
+
+    @property
+    def links(self) -> text.Links:
+        """Where incident texts link to (Alertmanager as it last named itself, runbooks)."""
+        return text.Links(self._alertmanager_url, self.settings.runbook_base_url)
 
     # -- intake --------------------------------------------------------------
 
@@ -111,6 +123,8 @@ class IncidentDesk:
     def _intake(self, payload: WebhookPayload) -> IntakeResult:
         """The body of :meth:`intake`, inside the caller's transaction."""
         label = self.settings.network_label
+        if payload.external_url and not self.settings.alertmanager_url:
+            self._alertmanager_url = text.clean(payload.external_url, 500)
         latest: dict[AlertKey, tuple[Any, bool]] = {}
         stamps: dict[Any, str] = {}  # a storm's alerts share few startsAt values
         for alert in payload.alerts:
@@ -124,7 +138,7 @@ class IncidentDesk:
         known = self.repo.known_alerts(list(latest))
         groups: dict[tuple[str, str], _Group] = {}
         to_resolve: list[AlertKey] = []
-        repeats = 0
+        repeats = ignored = 0
         for key, (alert, firing) in latest.items():
             seen = known.get(key)
             if seen is not None:
@@ -134,8 +148,23 @@ class IncidentDesk:
                     repeats += 1
                 continue
             labels = alert.labels
+            if not firing:  # resolved before the bot ever saw it fire: nothing to open
+                ignored += 1
+                log.info(
+                    "ignoring a resolved alert never seen firing",
+                    extra={"event": "alert_unseen_resolved", "alertname": labels.get("alertname")},
+                )
+                continue
             row = self.matrix.classify(labels).row
-            network = labels.get(label) or "unknown"
+            network = text.clean(labels.get(label, ""), 63)
+            if not network:
+                network = self.unlabelled_network
+                log.warning(
+                    "alert has no %r label; filed under network %r",
+                    label,
+                    network,
+                    extra={"event": "alert_without_network", "alertname": labels.get("alertname")},
+                )
             group = groups.get((network, row.event))
             if group is None:
                 group = groups[(network, row.event)] = _Group(network, row)
@@ -149,8 +178,6 @@ class IncidentDesk:
                     alert.generator_url,
                 )
             )
-            if not firing:
-                to_resolve.append(key)
         joins: list[tuple[int, list[NewAlert]]] = []
         counts: list[tuple[int, int]] = []
         due: list[int] = []
@@ -196,6 +223,7 @@ class IncidentDesk:
             repeats=repeats,
             opened=tuple(opened),
             touched=tuple(sorted(touched)),
+            ignored=ignored,
         )
 
     def _place(self, group: _Group, current: Incident | None, now: float) -> tuple[int, bool]:
@@ -231,7 +259,7 @@ class IncidentDesk:
                 {
                     "incident": incident_id,
                     "title": text.issue_title(incident),
-                    "body": text.issue_body(incident, row, alerts),
+                    "body": text.issue_body(incident, row, alerts, self.links),
                     "labels": text.issue_labels(incident, row),
                     "assignees": list(row.assignees),
                     "marker": text.marker(incident_id),
@@ -244,7 +272,7 @@ class IncidentDesk:
             self.store.enqueue(
                 dest,
                 "post",
-                {"text": text.slack_root(incident, row, firing, total, now)},
+                {"text": text.slack_root(incident, row, firing, total, now, self.links)},
                 message_key=root,
             )
             self._thread(dest, root, text.slack_alert_lines(alerts))
@@ -258,7 +286,7 @@ class IncidentDesk:
         self.repo.update(incident.id, last_comment_at=now, updated_at=now)
         if not alerts:
             return
-        self._github(incident.id, "comment", {"body": text.joined_comment(alerts)})
+        self._github(incident.id, "comment", {"body": text.joined_comment(alerts, self.links)})
         if incident.slack_destination and incident.slack_root_key:
             self._thread(
                 incident.slack_destination,
@@ -284,7 +312,8 @@ class IncidentDesk:
         if was_closed:
             self._github(incident.id, "reopen", {})
         self._github(incident.id, "remove_label", {"label": text.RESOLVED_LABEL})
-        self._github(incident.id, "comment", {"body": text.refired_comment(alerts)})
+        body = text.refired_comment(alerts, reopened=was_closed, links=self.links)
+        self._github(incident.id, "comment", {"body": body})
         if incident.slack_destination and incident.slack_root_key:
             self._thread(
                 incident.slack_destination,
@@ -477,10 +506,11 @@ class IncidentDesk:
         if not (incident.slack_destination and incident.slack_root_key):
             return
         firing, total = self.repo.alert_counts(incident_id)
+        root = text.slack_root(incident, self._row(incident), firing, total, now, self.links)
         self.store.enqueue(
             incident.slack_destination,
             "update",
-            {"text": text.slack_root(incident, self._row(incident), firing, total, now)},
+            {"text": root},
             message_key=incident.slack_root_key,
         )
 

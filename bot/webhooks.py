@@ -111,6 +111,7 @@ class AlertmanagerWebhook:
                 "new": result.new,
                 "resolved": result.resolved,
                 "repeats": result.repeats,
+                "ignored": result.ignored,
                 "incidents": list(result.touched),
             }
         )

@@ -515,6 +515,7 @@ class GitHubFake:
                     {"resource": "Issue", "code": "invalid", "field": "assignees", "value": login}
                 )
         labels = [str(name) for name in data.get("labels") or []]
+        _check_label_names(labels)
         issue = self._new_issue(title, body, labels, assignees, is_pull_request=False)
         response = _json(self._issue_json(issue), status=201)
         response.headers["Location"] = (
@@ -601,6 +602,7 @@ class GitHubFake:
             raise _validation_failed(
                 {"resource": "Label", "code": "missing_field", "field": "labels"}
             )
+        _check_label_names([str(n) for n in names])
         issue.labels = list(dict.fromkeys([*issue.labels, *(str(n) for n in names)]))
         issue.updated_at = _now_iso()
         return _json([self._label_json(n) for n in issue.labels])
@@ -909,6 +911,24 @@ class _Reject(Exception):
 
 def _http_error(status: int, message: str, **extra: Any) -> _Reject:
     return _Reject(_error(status, message, **extra))
+
+
+LABEL_NAME_MAX = 50
+"""GitHub: "name is too long (maximum is 50 characters)" for a longer label name."""
+
+
+def _check_label_names(names: list[str]) -> None:
+    """Refuse label names GitHub would refuse (new names create labels)."""
+    for name in names:
+        if len(name) > LABEL_NAME_MAX:
+            raise _validation_failed(
+                {
+                    "resource": "Label",
+                    "code": "custom",
+                    "field": "name",
+                    "message": f"name is too long (maximum is {LABEL_NAME_MAX} characters)",
+                }
+            )
 
 
 def _validation_failed(error: dict[str, Any]) -> _Reject:

@@ -41,7 +41,7 @@ async def test_firing_opens_one_issue_and_one_thread_and_repeats_change_nothing(
         assert issue.title == TITLE
         assert {"criticality:blocker", "owner:alpha-team", "network:alpha"} <= set(issue.labels)
         assert "<!-- testnet-bot:incident:1 -->" in (issue.body or "")
-        assert "Create a detailed issue report for the Alpha team" in (issue.body or "")
+        assert "file the report for the Alpha Team" in (issue.body or "")
         assert "Alpha Team" in (issue.body or "")
         assert RUNBOOK in (issue.body or "") and "http://prometheus:9090/graph" in (
             issue.body or ""
