@@ -28,7 +28,7 @@ def wire_incidents(
     config = services.config
     desk = IncidentDesk(config, services.store, services.outbox, clock=services.clock)
     services.extras["incidents"] = desk
-    AlertmanagerWebhook(config.alertmanager, desk).mount(app)
+    AlertmanagerWebhook(config.alertmanager, desk, services.metrics).mount(app)
     if config.github is not None:
         from integrations.github import GitHubClient
         from integrations.github_delivery import github_route

@@ -321,6 +321,7 @@ class Outbox:
         delay = backoff * self._rng.uniform(0.5, 1.0)
         if retry_after is not None:
             delay = max(delay, retry_after)
+            self.metrics.rate_limited(item.destination, retry_after)
         self.store.mark_retry(item.id, at=self.clock() + delay, error=error)
         self.metrics.delivery(item.destination, "retry")
         log.info(

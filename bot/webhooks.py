@@ -22,6 +22,7 @@ from aiohttp import web
 
 from bot.config import AlertmanagerConfig
 from bot.incidents import IncidentDesk, IntakeResult
+from bot.metrics import Metrics
 from integrations.alertmanager import WebhookError, WebhookPayload, parse_webhook
 
 log = logging.getLogger("testnet_bot.webhooks")
@@ -31,9 +32,12 @@ PATH = "/hooks/alertmanager"
 class AlertmanagerWebhook:
     """The aiohttp handler of Alertmanager's webhook receiver."""
 
-    def __init__(self, config: AlertmanagerConfig, desk: IncidentDesk) -> None:
+    def __init__(
+        self, config: AlertmanagerConfig, desk: IncidentDesk, metrics: Metrics | None = None
+    ) -> None:
         self.config = config
         self.desk = desk
+        self.metrics = metrics
         self._pending: list[tuple[WebhookPayload, asyncio.Future[IntakeResult]]] = []
         self._bearer = (
             config.bearer_token.get_secret_value().encode() if config.bearer_token else None
@@ -104,6 +108,13 @@ class AlertmanagerWebhook:
             )
             return _error(400, exc.reason)
         result = await self._store(payload)
+        if self.metrics is not None:
+            self.metrics.alerts_received(
+                new=result.new,
+                repeats=result.repeats,
+                resolved=result.resolved,
+                ignored=result.ignored,
+            )
         return web.json_response(
             {
                 "status": "stored",

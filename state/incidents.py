@@ -263,6 +263,14 @@ class Incidents:
         ).fetchall()
         return [_incident(r) for r in rows]
 
+    def open_counts(self) -> dict[tuple[str, str, str], int]:
+        """Incidents not closed, by ``(criticality, network, state)``."""
+        rows = self.conn.execute(
+            "SELECT criticality, network, state, COUNT(*) FROM incidents"
+            " WHERE state != 'closed' GROUP BY criticality, network, state"
+        ).fetchall()
+        return {(c, n, st): int(k) for c, n, st, k in rows}
+
     def count(self) -> int:
         """How many incidents exist."""
         return int(self.conn.execute("SELECT COUNT(*) FROM incidents").fetchone()[0])

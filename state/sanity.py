@@ -101,6 +101,22 @@ class SanityRepo:
         ).fetchall()
         return [SanityResult(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]
 
+    def verdict_totals(self) -> dict[tuple[str, str], int]:
+        """How many sanity runs ended in each verdict, by ``(network, verdict)``."""
+        rows = self.conn.execute(
+            "SELECT network, verdict, COUNT(*) FROM sanity_results GROUP BY network, verdict"
+        ).fetchall()
+        return {(n, v): int(k) for n, v, k in rows}
+
+    def latest_by_network(self) -> list[SanityResult]:
+        """Each network's most recent sanity result."""
+        rows = self.conn.execute(
+            "SELECT id, network, source, verdict, started_at, seconds, results"
+            " FROM sanity_results WHERE id IN"
+            " (SELECT MAX(id) FROM sanity_results GROUP BY network) ORDER BY network"
+        ).fetchall()
+        return [SanityResult(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]
+
     def verdict_counts(self, source: str, since: float) -> dict[str, int]:
         """How many runs of ``source`` since ``since`` ended with each verdict."""
         rows = self.conn.execute(

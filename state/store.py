@@ -227,6 +227,14 @@ class Store:
         ).fetchall()
         return [_run(r) for r in rows]
 
+    def finished_run_durations(self) -> list[tuple[str, str, str, float]]:
+        """``(kind, network, state, seconds)`` of every run that has finished."""
+        rows = self.conn.execute(
+            "SELECT kind, COALESCE(network, ''), state, finished_at - created_at FROM runs"
+            " WHERE finished_at IS NOT NULL"
+        ).fetchall()
+        return [(k, n, st, max(0.0, float(sec or 0.0))) for k, n, st, sec in rows]
+
     def count_runs_by_kind_state(self) -> dict[tuple[str, str], int]:
         """How many runs there are of each (kind, state)."""
         rows = self.conn.execute("SELECT kind, state, COUNT(*) FROM runs GROUP BY kind, state")
