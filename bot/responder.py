@@ -63,6 +63,10 @@ class OutboxResponder:
         payload = {**self._payload(text, table), "thread_key": ref.key}
         return MessageRef(ref.destination, self.outbox.post(ref.destination, payload))
 
+    async def reply_private(self, text: str) -> None:
+        """Platforms with ephemeral messages override this; by default a normal reply."""
+        await self.reply(text)
+
     async def confirm(self, request: ConfirmRequest) -> ConfirmResult:
         """Platforms override this; by default nothing dangerous is approved."""
         return ConfirmResult(False, reason="this channel cannot ask for confirmation")
