@@ -37,8 +37,11 @@ from bot.responder import OutboxResponder, payload_table
 from integrations.slack_blocks import (
     APPROVE_ACTION,
     CANCEL_ACTION,
+    TEXT_LIMIT,
     confirmation_blocks,
+    fallback_text,
     message_blocks,
+    message_parts,
 )
 from state.confirmations import APPROVED, CANCELLED, EXPIRED, Confirmation
 from state.records import OutboxItem
@@ -116,6 +119,11 @@ class SlackDelivery:
                 await self._respond(payload["response_url"], payload["text"])
                 return None
             channel = item.destination.split(":", 1)[1]
+            if item.op == "ephemeral":
+                await self.client.chat_postEphemeral(
+                    channel=channel, user=payload["user"], text=payload["text"]
+                )
+                return None
             if item.op == "update":
                 ref = context.ref(item.message_key)
                 if ref is None:
@@ -123,7 +131,7 @@ class SlackDelivery:
                 await self.client.chat_update(
                     channel=ref["channel"],
                     ts=ref["ts"],
-                    text=payload["text"],
+                    text=_clip_text(payload["text"]),
                     blocks=self._blocks(payload),
                 )
                 return None
@@ -133,18 +141,37 @@ class SlackDelivery:
                 if parent is None:
                     raise PermanentFailure("the thread's first message was never posted")
                 thread_ts = parent["ts"]
-            resp = await self.client.chat_postMessage(
-                channel=channel,
-                text=payload["text"],
-                blocks=self._blocks(payload),
-                thread_ts=thread_ts,
-            )
-            return {"channel": resp["channel"], "ts": resp["ts"]}
+            return await self._post(channel, payload, thread_ts)
         except SlackApiError as exc:
             await self._refused(item, exc)
             raise AssertionError("unreachable") from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise RetryLater(f"Slack unreachable: {exc!r}") from exc
+
+    async def _post(
+        self, channel: str, payload: dict[str, Any], thread_ts: str | None
+    ) -> dict[str, Any]:
+        """Post a message; one too long for a Slack message continues in its thread
+        (every part within Slack's limits, nothing dropped). Returns the first's ref."""
+        if "blocks" in payload:
+            parts = [payload["blocks"]]
+        else:
+            parts = message_parts(payload["text"], payload_table(payload.get("table")))
+        resp = await self.client.chat_postMessage(
+            channel=channel,
+            text=_clip_text(payload["text"]) or fallback_text(parts[0]),
+            blocks=parts[0],
+            thread_ts=thread_ts,
+        )
+        ref = {"channel": resp["channel"], "ts": resp["ts"]}
+        for number, blocks in enumerate(parts[1:], start=2):
+            await self.client.chat_postMessage(
+                channel=ref["channel"],
+                text=fallback_text(blocks),
+                blocks=[*blocks, _continued(number, len(parts))],
+                thread_ts=thread_ts or ref["ts"],
+            )
+        return ref
 
     def _blocks(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
         if "blocks" in payload:
@@ -187,6 +214,15 @@ class SlackDelivery:
             except Exception:
                 log.warning("could not tell the user about %s", error)
         raise PermanentFailure(f"{error}: {hint}")
+
+
+def _clip_text(text: str) -> str:
+    return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
+
+
+def _continued(number: int, total: int) -> dict[str, Any]:
+    note = f"(continued, part {number} of {total})"
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}
 
 
 def _repair_slash_command(request: AsyncBoltRequest) -> None:
@@ -258,12 +294,27 @@ class GroupCache:
 class SlackResponder(OutboxResponder):
     """Replies in the command's channel; confirmation is a message with buttons."""
 
-    def __init__(self, adapter: SlackAdapter, channel: str, response_url: str | None) -> None:
+    def __init__(
+        self, adapter: SlackAdapter, channel: str, response_url: str | None, user: str = ""
+    ) -> None:
         extra = {"response_url": response_url} if response_url else {}
         super().__init__(adapter.services.outbox, destination(channel), extra)
         self.adapter = adapter
         self.channel = channel
         self.response_url = response_url
+        self.user = user
+
+    async def reply_private(self, text: str) -> None:
+        """An ephemeral message only the person who asked sees: through the command's
+        response URL, else ``chat.postEphemeral``; a normal reply if neither is known."""
+        if self.response_url:
+            self.adapter.ephemeral(self.channel, self.response_url, text)
+        elif self.user:
+            self.outbox.enqueue(
+                f"slack-ephemeral:{self.channel}", "ephemeral", {"user": self.user, "text": text}
+            )
+        else:
+            await self.reply(text)
 
     async def confirm(self, request: ConfirmRequest) -> ConfirmResult:
         """Post the plan with Approve/Cancel and wait for enough approvers or the timeout."""
@@ -369,7 +420,9 @@ class SlackAdapter:
             "slack", user, command.get("user_name") or user, await self.groups.groups_of(user)
         )
         text = f"/testnet {command.get('text', '')}".strip()
-        responder = SlackResponder(self, command["channel_id"], command.get("response_url"))
+        responder = SlackResponder(
+            self, command["channel_id"], command.get("response_url"), user
+        )
         invocation = Invocation(
             actor=actor,
             text=text,
@@ -381,10 +434,11 @@ class SlackAdapter:
         done, _ = await asyncio.wait({task}, timeout=WORKING_AFTER)
         if not done and responder.response_url:
             shown = text.removeprefix("/testnet ").strip()
-            self._ephemeral(command["channel_id"], responder.response_url, f"Working on `{shown}`…")
+            self.ephemeral(command["channel_id"], responder.response_url, f"Working on `{shown}`…")
         await task
 
-    def _ephemeral(self, channel: str, response_url: str, text: str) -> None:
+    def ephemeral(self, channel: str, response_url: str, text: str) -> None:
+        """Queue an ephemeral ``text`` for whoever ``response_url`` belongs to."""
         self.services.outbox.enqueue(
             f"slack-ephemeral:{channel}", "respond", {"response_url": response_url, "text": text}
         )
@@ -471,7 +525,7 @@ class SlackAdapter:
 
         def tell(text: str) -> None:
             if response_url:
-                self._ephemeral(channel, response_url, text)
+                self.ephemeral(channel, response_url, text)
 
         conf = store.confirmations.get(str(action.get("value", "")))
         if conf is None:
