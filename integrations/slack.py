@@ -291,6 +291,68 @@ class GroupCache:
         return members
 
 
+NAME_CACHE_TTL = 3600.0
+"""Seconds a person's display name is remembered (people rarely rename themselves)."""
+NAME_RETRY_AFTER = 60.0
+"""Seconds before asking again about someone Slack could not tell us about."""
+
+
+class DisplayNames:
+    """How people are named in messages and records: Slack's display name, else the
+    real name, else the handle; looked up with ``users.info`` and cached."""
+
+    def __init__(self, client: AsyncWebClient, ttl: float = NAME_CACHE_TTL) -> None:
+        self.client = client
+        self.ttl = ttl
+        self._names: dict[str, tuple[float, str]] = {}
+
+    def known(self, user: str) -> str:
+        """The cached name of ``user`` (the id itself when none is cached)."""
+        cached = self._names.get(user)
+        return cached[1] if cached else user
+
+    async def name_of(self, user: str, handle: str = "") -> str:
+        """The name of ``user``: display name, real name, then ``handle`` (the login
+        handle Slack sent with the request), then the id. A lookup Slack refuses is
+        logged and the handle used, so a missing scope never blocks a command."""
+        now = time.monotonic()
+        cached = self._names.get(user)
+        if cached is not None and now < cached[0]:
+            return cached[1]
+        name = ""
+        try:
+            resp = await self.client.users_info(user=user)
+            info = resp.get("user") or {}
+            profile = info.get("profile") or {}
+            for candidate in (
+                profile.get("display_name"),
+                profile.get("real_name"),
+                info.get("real_name"),
+                info.get("name"),
+            ):
+                if isinstance(candidate, str) and candidate.strip():
+                    name = candidate.strip()
+                    break
+            expires = now + self.ttl
+        except SlackApiError as exc:
+            error = exc.response.get("error", "") if exc.response.data else ""
+            log.warning(
+                "cannot look up Slack user %s: %s (%s)",
+                user,
+                error,
+                PERMANENT_ERRORS.get(str(error), "Slack refused"),
+                extra={"event": "slack_user_error"},
+            )
+            expires = now + NAME_RETRY_AFTER
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("cannot reach Slack to look up user %s: %r", user, exc)
+            expires = now + NAME_RETRY_AFTER
+        if not name:
+            name = cached[1] if cached is not None and cached[1] != user else handle or user
+        self._names[user] = (expires, name)
+        return name
+
+
 class SlackResponder(OutboxResponder):
     """Replies in the command's channel; confirmation is a message with buttons."""
 
@@ -352,6 +414,7 @@ class SlackAdapter:
         )
         groups = {g for role in services.config.roles.values() for g in role.slack_groups}
         self.groups = GroupCache(self.client, groups, config.group_cache_ttl)
+        self.names = DisplayNames(self.client)
         self._waiters: dict[str, asyncio.Future[ConfirmResult]] = {}
         self._socket: AsyncSocketModeHandler | None = None
         self._recent = RecentKeys(RETRY_WINDOW)
@@ -416,13 +479,10 @@ class SlackAdapter:
             log.info("ignored a retried slash command", extra={"event": "slack_retry"})
             return
         user = command["user_id"]
-        actor = Actor(
-            "slack", user, command.get("user_name") or user, await self.groups.groups_of(user)
-        )
+        name = await self.names.name_of(user, command.get("user_name") or "")
+        actor = Actor("slack", user, name, await self.groups.groups_of(user))
         text = f"/testnet {command.get('text', '')}".strip()
-        responder = SlackResponder(
-            self, command["channel_id"], command.get("response_url"), user
-        )
+        responder = SlackResponder(self, command["channel_id"], command.get("response_url"), user)
         invocation = Invocation(
             actor=actor,
             text=text,
@@ -500,9 +560,11 @@ class SlackAdapter:
 
     def _result(self, conf: Confirmation) -> ConfirmResult:
         if conf.state == APPROVED:
-            return ConfirmResult(True, conf.approvers, "approved")
+            return ConfirmResult(
+                True, tuple(self.names.known(a) for a in conf.approvers), "approved"
+            )
         if conf.state == CANCELLED:
-            return ConfirmResult(False, reason=f"cancelled by {conf.decided_by}")
+            return ConfirmResult(False, reason=f"cancelled by {self.names.known(conf.decided_by)}")
         return ConfirmResult(False, reason="expired without approval")
 
     async def _on_approve(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -531,7 +593,8 @@ class SlackAdapter:
         if conf is None:
             tell("I do not know this request any more; run the command again.")
             return
-        name = body["user"].get("username") or body["user"].get("name") or user
+        handle = body["user"].get("username") or body["user"].get("name") or ""
+        name = await self.names.name_of(user, handle)
         actor = Actor("slack", user, name, await self.groups.groups_of(user))
         allowed = conf.permission is None or self.services.permissions.has(actor, conf.permission)
         if approve and not allowed:
