@@ -353,7 +353,7 @@ class _LogReader:
 def _line_of(text: str, match: re.Match[str]) -> str:
     start = text.rfind("\n", 0, match.start()) + 1
     end = text.find("\n", match.end())
-    return clip(text[start : end if end >= 0 else len(text)].strip(), LINE_CHARS)
+    return text[start : end if end >= 0 else len(text)].strip()
 
 
 _MESSAGE_FIELDS = ("msg", "message")
@@ -402,7 +402,7 @@ async def _logs(reader: _LogReader, check: LogCheck) -> str | Seen:
         if found:
             pod, line = found[0]
             more = f" (and {len(found) - 1} more pods)" if len(found) > 1 else ""
-            evidence = "\n".join(f"{p.name}: {text}" for p, text in found[:5])
+            evidence = "\n".join(f"{p.name}: {clip(text, LINE_CHARS)}" for p, text in found[:5])
             raise CheckFailed(f"`{pod.name}`{more}: {excerpt(line)}", detail=evidence)
         if unreadable:
             pod, error = unreadable[0]
@@ -413,7 +413,7 @@ async def _logs(reader: _LogReader, check: LogCheck) -> str | Seen:
         pod, line = found[0]
         return Seen(
             f"{len(found)}/{len(pods)} pods, e.g. `{pod.name}`: {excerpt(line)}",
-            detail=f"{pod.name}: {line}",
+            detail=f"{pod.name}: {clip(line, LINE_CHARS)}",
         )
     if unreadable and len(found) + len(unreadable) >= needed:
         pod, error = unreadable[0]
