@@ -5,6 +5,7 @@ are named by their display names, approvers included."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -252,7 +253,7 @@ async def test_usage_errors_are_ephemeral_and_spell_the_slash_command(tmp_path: 
         usage = next(t for t in sb.ephemerals(ALICE) if "Usage" in t)
         assert "Missing `network`" in usage and "`/testnet lock <network> <reason...>`" in usage
         unknown = next(t for t in sb.ephemerals(ALICE) if "Unknown command" in t)
-        assert "`deploy`" in unknown and "`/testnet help`" in unknown
+        assert "`/testnet deploy`" in unknown and "`/testnet help`" in unknown
         await sb.bot.services.outbox.wait_delivered(timeout=5)
         assert sb.slack.messages(DEPLOYS) == []
         # without a response URL the error still reaches only its author
@@ -311,3 +312,29 @@ async def test_display_names_fall_back_and_are_cached(tmp_path: Path) -> None:
         unread = DisplayNames(client)
         assert await unread.name_of(BOB, "bob") == "bob"  # refused: the handle, no error
         assert await unread.name_of("U0GHOST", "") == "U0GHOST"
+
+
+COMMAND_SPAN = re.compile(r"`([^`\n]+)`(?! permission)")
+
+
+def bare_commands(text: str, firsts: set[str]) -> list[str]:
+    """Backticked commands in ``text`` written without ``/testnet`` in front."""
+    return [m for m in COMMAND_SPAN.findall(text) if m.split()[0] in firsts]
+
+
+async def test_every_help_and_usage_text_spells_the_slash_command(tmp_path: Path) -> None:
+    import commands  # noqa: F401  (registers the commands)
+    from bot.registry import DEFAULT_REGISTRY
+
+    specs = DEFAULT_REGISTRY.specs(include_hidden=True)
+    firsts = {s.path[0] for s in specs}
+    assert bare_commands("see `incidents all` or `/testnet status`", firsts) == ["incidents all"]
+    async with ShellBot(make_config(tmp_path)) as bot:
+        said = [await bot.say("help"), await bot.say("deplyo"), await bot.say("help deplyo")]
+        for spec in specs:
+            said.append(await bot.say(f"help {spec.name}"))
+            said.append(await bot.say(f"{spec.name} --no-such-option"))
+    usages = [t for t in said if "Usage:" in t]
+    assert len(usages) == len(specs)  # every command answered its bad option with usage
+    for text in said:
+        assert bare_commands(text, firsts) == [], text
