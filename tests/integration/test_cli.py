@@ -60,7 +60,10 @@ def test_exec_a_typo_suggests_and_fails(tmp_path: Path) -> None:
     assert "Did you mean `/testnet status`?" in result.stdout
     result = cli("exec", "/testnet deploi", cwd=tmp_path)
     assert result.returncode != 0
-    assert "Unknown command `deploi`" in result.stdout and "Did you mean `/testnet deploy`?" in result.stdout
+    assert (
+        "Unknown command `deploi`" in result.stdout
+        and "Did you mean `/testnet deploy`?" in result.stdout
+    )
 
 
 def test_exec_refuses_a_confirmation_without_yes(tmp_path: Path) -> None:
