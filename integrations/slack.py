@@ -141,7 +141,7 @@ class SlackDelivery:
                 if parent is None:
                     raise PermanentFailure("the thread's first message was never posted")
                 thread_ts = parent["ts"]
-            return await self._post(channel, payload, thread_ts)
+            return await self._post(item, context, channel, thread_ts)
         except SlackApiError as exc:
             await self._refused(item, exc)
             raise AssertionError("unreachable") from exc
@@ -149,10 +149,16 @@ class SlackDelivery:
             raise RetryLater(f"Slack unreachable: {exc!r}") from exc
 
     async def _post(
-        self, channel: str, payload: dict[str, Any], thread_ts: str | None
+        self,
+        item: OutboxItem,
+        context: DeliveryContext,
+        channel: str,
+        thread_ts: str | None,
     ) -> dict[str, Any]:
-        """Post a message; one too long for a Slack message continues in its thread
-        (every part within Slack's limits, nothing dropped). Returns the first's ref."""
+        """Post a message and return its ref. One too long for a Slack message is
+        split (every part within Slack's limits, nothing dropped): the first part is
+        posted now, the others are queued as replies in its thread, each once."""
+        payload = item.payload
         if "blocks" in payload:
             parts = [payload["blocks"]]
         else:
@@ -164,12 +170,22 @@ class SlackDelivery:
             thread_ts=thread_ts,
         )
         ref = {"channel": resp["channel"], "ts": resp["ts"]}
+        thread_key = payload.get("thread_key") or item.message_key
         for number, blocks in enumerate(parts[1:], start=2):
-            await self.client.chat_postMessage(
-                channel=ref["channel"],
-                text=fallback_text(blocks),
-                blocks=[*blocks, _continued(number, len(parts))],
-                thread_ts=thread_ts or ref["ts"],
+            continued = [*blocks, _continued(number, len(parts))]
+            if thread_key is None:  # nothing to thread under by key: post it now
+                await self.client.chat_postMessage(
+                    channel=ref["channel"],
+                    text=fallback_text(blocks),
+                    blocks=continued,
+                    thread_ts=thread_ts or ref["ts"],
+                )
+                continue
+            context.store.enqueue(
+                item.destination,
+                "post",
+                {"text": fallback_text(blocks), "blocks": continued, "thread_key": thread_key},
+                dedupe_key=f"slack-continued:{item.id}:{number}",
             )
         return ref
 
