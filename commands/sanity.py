@@ -105,9 +105,10 @@ class CheckResult:
         return (ICONS[self.status], self.label, self.cell, f"{self.seconds:.2f}s")
 
     @property
-    def shortened(self) -> bool:
-        """Whether the table shows less than what is known about this check."""
-        return bool(self.detail) or self.cell != self.observed
+    def evidence(self) -> str:
+        """What a report's details add for this check: the evidence of a failure or an
+        error, else "" (a passing check's matching line adds nothing worth reading)."""
+        return self.detail if self.status != "pass" else ""
 
     @property
     def label(self) -> str:
@@ -159,15 +160,15 @@ class SanityReport:
         return results_table(self.ordered())
 
     def details(self) -> str:
-        """Everything the table shortened, in full, failing checks first ("" when the
-        table shows it all)."""
+        """What the table shortened, in full, and the evidence of each failure (the
+        whole log lines), failing checks first; "" when the table shows it all."""
         lines = []
         for r in self.ordered():
-            if not r.shortened:
+            if r.cell == r.observed and not r.evidence:
                 continue
             lines.append(f"{ICONS[r.status]} *{r.label}*: {r.observed}")
-            if r.detail:
-                lines.append(f"```{r.detail}```")
+            if r.evidence:
+                lines.append(f"```{r.evidence}```")
         return "\n".join(lines)
 
     def problems(self) -> str:
