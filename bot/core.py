@@ -40,6 +40,9 @@ class Table:
 
     headers: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
+    attention: int = 0
+    """How many of the first rows need attention (failed checks, say): a platform may
+    show them more prominently. Every row is still shown, in order."""
 
     def lines(self) -> list[str]:
         """The table as aligned monospace lines: the header, a rule, then one line per

@@ -16,14 +16,21 @@ def table_payload(table: Table | None) -> dict[str, Any] | None:
     """A table as JSON-able data for an outbox payload."""
     if table is None:
         return None
-    return {"headers": list(table.headers), "rows": [list(r) for r in table.rows]}
+    data: dict[str, Any] = {"headers": list(table.headers), "rows": [list(r) for r in table.rows]}
+    if table.attention:
+        data["attention"] = table.attention
+    return data
 
 
 def payload_table(data: dict[str, Any] | None) -> Table | None:
     """The inverse of :func:`table_payload`."""
     if not data:
         return None
-    return Table(tuple(data["headers"]), tuple(tuple(r) for r in data["rows"]))
+    return Table(
+        tuple(data["headers"]),
+        tuple(tuple(r) for r in data["rows"]),
+        int(data.get("attention") or 0),
+    )
 
 
 class OutboxResponder:

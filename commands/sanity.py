@@ -183,8 +183,12 @@ def clip(text: str, limit: int) -> str:
 
 
 def results_table(results: Sequence[CheckResult]) -> Table:
-    """The sanity table of ``results``, in the order given."""
-    return Table(("", "check", "observed", "took"), tuple(r.row for r in results))
+    """The sanity table of ``results``, in the order given; the leading rows that did
+    not pass are marked as needing attention."""
+    attention = 0
+    while attention < len(results) and results[attention].status != "pass":
+        attention += 1
+    return Table(("", "check", "observed", "took"), tuple(r.row for r in results), attention)
 
 
 def has_checks(net: NetworkConfig) -> bool:

@@ -63,7 +63,8 @@ def text_sections(text: str, limit: int = SECTION_LIMIT) -> list[str]:
 def table_sections(table: Table, limit: int = SECTION_LIMIT) -> list[str]:
     """A table as monospace section texts of at most ``limit`` characters, split
     between rows; every section repeats the header."""
-    header, *rows = table.lines()[:2], *table.lines()[2:]
+    lines = [escape(line) for line in table.lines()]
+    header, rows = lines[:2], lines[2:]
     head = [_clip(line, limit // 4) for line in header]
     room = limit - 2 * len(FENCE) - sum(len(h) + 1 for h in head)
     chunks: list[str] = []
@@ -81,13 +82,35 @@ def table_sections(table: Table, limit: int = SECTION_LIMIT) -> list[str]:
     return chunks
 
 
+def escape(text: str) -> str:
+    """Plain text made safe for mrkdwn: Slack reads ``&``, ``<`` and ``>`` as markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def attention_sections(table: Table, limit: int = SECTION_LIMIT) -> list[str]:
+    """The rows of ``table`` that need attention, one section each: the first cell,
+    the second in bold, the rest after a dash (``❌ *peer discovery* — 1 pod · 0.10s``)."""
+    sections = []
+    for row in table.rows[: table.attention]:
+        first, second, *rest = [*row, "", ""][: max(2, len(row))]
+        text = " ".join(p for p in (first, f"*{second}*" if second else "") if p)
+        details = " · ".join(escape(cell) for cell in rest if cell)
+        sections.append(_clip(f"{text} — {details}" if details else text, limit))
+    return sections
+
+
 def message_parts(text: str, table: Table | None = None) -> list[list[dict[str, Any]]]:
     """A message as Block Kit, split into as many Slack messages as it needs: each
     within Slack's limits (:data:`SECTION_LIMIT` per section, fewer than
     :data:`MESSAGE_BLOCKS` blocks, :data:`MESSAGE_BLOCK_TEXT` characters in all).
-    Nothing is dropped; a table's rows keep their order."""
+    Rows needing attention come first as sections of their own, the others as a
+    monospace table. Nothing is dropped; a table's rows keep their order."""
     texts = text_sections(text) if text else []
-    if table is not None:
+    if table is not None and table.attention:
+        texts += attention_sections(table)
+        rest = Table(table.headers, table.rows[table.attention :])
+        texts += table_sections(rest) if rest.rows else []
+    elif table is not None:
         texts += table_sections(table)
     parts: list[list[dict[str, Any]]] = []
     blocks: list[dict[str, Any]] = []

@@ -110,12 +110,19 @@ def assert_within_slack_limits(message: FakeMessage) -> None:
     assert blocks_text_length(blocks) <= 12_000
 
 
+ATTENTION_ROW = re.compile(r"^(❌|⚠️|✅) \*(.+?)\* — (.*)$")
+
+
 def table_rows(messages: list[FakeMessage]) -> list[str]:
-    """The rows of every monospace table in ``messages``, in order, headers left out."""
+    """The rows of every table in ``messages``, in order, headers left out: rows that
+    need attention (a section each, ``❌ *check* — observed · took``) as
+    ``❌  check  observed · took``, then the monospace table's rows."""
     rows: list[str] = []
     for message in messages:
         for text in section_texts(message):
-            if text.startswith("```"):
+            if match := ATTENTION_ROW.match(text):
+                rows.append("  ".join(match.groups()))
+            elif text.startswith("```"):
                 rows += [
                     line
                     for line in text.strip("`").splitlines()[2:]
@@ -142,6 +149,10 @@ async def test_a_twenty_check_table_arrives_whole_in_slack_failing_rows_first(
         assert sum(label.startswith("pods ") for label in labels) == 1
         assert all(row.startswith("❌") for row in rows[:6])  # failing rows first
         assert all(row.startswith("✅") for row in rows[6:])
+        # ... each as a section of its own, where Slack renders its `code` and *bold*
+        sections = section_texts(report)
+        assert [ATTENTION_ROW.match(t) is not None for t in sections[1:7]] == [True] * 6
+        assert sections[7].startswith("```") and "peer discovery" not in sections[7]
         assert_within_slack_limits(report)
         # a JSON log line shows its msg field, cut short; the raw line is in the thread
         proposal = next(r for r in rows if "block proposal 01" in r)

@@ -54,3 +54,24 @@ def test_parts_stay_within_a_messages_blocks_and_text() -> None:
     single = message_blocks("a big table", Table(("name", "value"), rows))
     assert single[-1]["type"] == "context" and "more lines did not fit" in str(single[-1])
     assert message_blocks("short")[-1]["type"] == "section"  # no note when it all fits
+
+
+def test_rows_needing_attention_get_sections_of_their_own_and_data_is_escaped() -> None:
+    table = Table(
+        ("", "check", "observed", "took"),
+        (
+            ("❌", "rpc health (http)", "HTTP 503, body lacks 'ok': '<html>a & b</html>'", "0.1s"),
+            ("✅", "pods", "3/3 Ready", "0.2s"),
+        ),
+        attention=1,
+    )
+    [blocks] = message_parts("❌ Sanity of `alpha`", table)
+    texts = [b["text"]["text"] for b in blocks]
+    assert texts[0] == "❌ Sanity of `alpha`"  # the message's own markup is left alone
+    assert texts[1] == (
+        "❌ *rpc health (http)* — HTTP 503, body lacks 'ok': "
+        "'&lt;html&gt;a &amp; b&lt;/html&gt;' · 0.1s"
+    )
+    assert texts[2].startswith("```") and "pods" in texts[2] and "rpc health" not in texts[2]
+    plain = message_parts("", Table(("a",), (("<x>",),)))
+    assert "&lt;x&gt;" in plain[0][0]["text"]["text"]
