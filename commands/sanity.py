@@ -515,7 +515,8 @@ async def sanity(
 
     Runs every configured check (pods, log spot checks, Prometheus queries, HTTP
     endpoints) concurrently and shows ✅ pass / ❌ fail / ⚠️ error with what was
-    observed; the result is stored.
+    observed, failing rows first; values too long for the table (whole log lines)
+    follow in the thread. The result is stored.
     """
     name, net = ctx.network(network)
     if not has_checks(net):
