@@ -1,4 +1,4 @@
-"""``/testnet sanity``: seed 000's sanity check, done by the bot.
+"""``/testnet sanity``: the release runbook's sanity check, done by the bot.
 
 Four kinds of check, declared per network (``networks.<name>.sanity``): pods
 (Ready, restarts, no crash loop), logs (a regex that must or must not appear),
