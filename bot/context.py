@@ -47,6 +47,8 @@ class Context:
 
     invocation: Invocation
     services: Services
+    approvers: tuple[str, ...] = ()
+    """Who approved this command (by name), once its confirmation is approved."""
 
     @property
     def config(self) -> BotConfig:

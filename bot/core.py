@@ -40,9 +40,13 @@ class Table:
 
     headers: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
+    attention: int = 0
+    """How many of the first rows need attention (failed checks, say): a platform may
+    show them more prominently. Every row is still shown, in order."""
 
-    def as_text(self) -> str:
-        """The table as aligned monospace text."""
+    def lines(self) -> list[str]:
+        """The table as aligned monospace lines: the header, a rule, then one line per
+        row, every column as wide as its widest cell."""
         widths = [len(h) for h in self.headers]
         for row in self.rows:
             for i, cell in enumerate(row):
@@ -52,7 +56,11 @@ class Table:
             for r in (self.headers, *self.rows)
         ]
         lines.insert(1, "  ".join("-" * w for w in widths))
-        return "\n".join(lines)
+        return lines
+
+    def as_text(self) -> str:
+        """The table as aligned monospace text."""
+        return "\n".join(self.lines())
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,7 @@ class ConfirmResult:
 
     approved: bool
     approvers: tuple[str, ...] = ()
+    """The people who approved, named as the platform shows them."""
     reason: str = ""
 
 
@@ -100,6 +109,11 @@ class Responder(Protocol):
         self, ref: MessageRef, text: str, *, table: Table | None = None
     ) -> MessageRef:
         """Post under a message (a thread where the platform has them)."""
+        ...
+
+    async def reply_private(self, text: str) -> None:
+        """Tell only the person who asked (an ephemeral message where the platform has
+        them: usage errors, permission denials); elsewhere a normal reply."""
         ...
 
     async def confirm(self, request: ConfirmRequest) -> ConfirmResult:

@@ -56,7 +56,7 @@ class Dispatcher:
                         outcome, detail = await self._run(invocation, spec, rest)
             except UsageError as exc:
                 outcome, detail = Outcome.USAGE, exc.message
-                await invocation.responder.reply(exc.message)
+                await invocation.responder.reply_private(exc.message)
             except asyncio.CancelledError:
                 self._record(invocation, spec, Outcome.CANCELLED, "interrupted", started)
                 raise
@@ -71,7 +71,7 @@ class Dispatcher:
         elif nearest := suggest(words[0], names, cutoff=0.3):
             text += messages.NEAREST.format(suggestion=nearest)
         text += messages.SEE_HELP
-        await invocation.responder.reply(text)
+        await invocation.responder.reply_private(text)
         return Outcome.UNKNOWN, words[0]
 
     async def _run(
@@ -82,7 +82,9 @@ class Dispatcher:
         try:
             kwargs = spec.parse(rest)
         except UsageError as exc:
-            await responder.reply(messages.USAGE.format(error=exc.message, usage=spec.usage()))
+            await responder.reply_private(
+                messages.USAGE.format(error=exc.message, usage=spec.usage())
+            )
             return Outcome.USAGE, exc.message
         network = kwargs.get("network") if spec.network_param else None
         with log_context(network=network if isinstance(network, str) else None):
@@ -96,10 +98,12 @@ class Dispatcher:
                 await spec.handler(ctx, **kwargs)
                 return Outcome.OK, ""
             except PermissionDenied as exc:
-                await responder.reply(exc.message)
+                await responder.reply_private(exc.message)
                 return Outcome.DENIED, exc.permission
             except UsageError as exc:
-                await responder.reply(messages.USAGE.format(error=exc.message, usage=spec.usage()))
+                await responder.reply_private(
+                    messages.USAGE.format(error=exc.message, usage=spec.usage())
+                )
                 return Outcome.USAGE, exc.message
             except AlreadyReported as exc:
                 return Outcome.FAILED, exc.message
@@ -142,6 +146,7 @@ class Dispatcher:
             )
         )
         if result.approved:
+            ctx.approvers = result.approvers
             return None
         reason = result.reason or "not approved"
         await ctx.reply(messages.CANCELLED.format(command=spec.name, reason=reason))

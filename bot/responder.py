@@ -16,14 +16,21 @@ def table_payload(table: Table | None) -> dict[str, Any] | None:
     """A table as JSON-able data for an outbox payload."""
     if table is None:
         return None
-    return {"headers": list(table.headers), "rows": [list(r) for r in table.rows]}
+    data: dict[str, Any] = {"headers": list(table.headers), "rows": [list(r) for r in table.rows]}
+    if table.attention:
+        data["attention"] = table.attention
+    return data
 
 
 def payload_table(data: dict[str, Any] | None) -> Table | None:
     """The inverse of :func:`table_payload`."""
     if not data:
         return None
-    return Table(tuple(data["headers"]), tuple(tuple(r) for r in data["rows"]))
+    return Table(
+        tuple(data["headers"]),
+        tuple(tuple(r) for r in data["rows"]),
+        int(data.get("attention") or 0),
+    )
 
 
 class OutboxResponder:
@@ -62,6 +69,10 @@ class OutboxResponder:
         """Queue a reply under ``ref``."""
         payload = {**self._payload(text, table), "thread_key": ref.key}
         return MessageRef(ref.destination, self.outbox.post(ref.destination, payload))
+
+    async def reply_private(self, text: str) -> None:
+        """Platforms with ephemeral messages override this; by default a normal reply."""
+        await self.reply(text)
 
     async def confirm(self, request: ConfirmRequest) -> ConfirmResult:
         """Platforms override this; by default nothing dangerous is approved."""

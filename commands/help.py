@@ -33,7 +33,7 @@ async def help_(
     spec = registry.get(topic)
     if spec is None:
         hint = suggest(topic.split()[0], list(registry.names()))
-        extra = f" Did you mean `{hint}`?" if hint else ""
+        extra = f" Did you mean `/testnet help {hint}`?" if hint else ""
         raise CommandError(f"No command `{topic}`.{extra} `/testnet help` lists them.")
     lines = [f"`/testnet {spec.usage()}`", spec.summary]
     if spec.description:

@@ -17,6 +17,12 @@ def _tags(images: dict[str, str]) -> str:
     return ",".join(tags) or "?"
 
 
+def _approvers(run: Run) -> str:
+    """Who approved the run, or ``-`` (older runs and unapproved ones name nobody)."""
+    approved = [str(a) for a in run.args.get("approved_by") or []]
+    return ", ".join(approved) or "-"
+
+
 def _change(run: Run) -> str:
     steps = run.args.get("steps") or []
     if not steps:
@@ -31,7 +37,10 @@ async def history(
     network: Annotated[str | None, Help("Network (default: every network)")] = None,
     n: Annotated[int, Help("How many runs to show")] = 10,
 ) -> None:
-    """Show the last deploys and rollbacks: who, when, from → to, result, duration."""
+    """Show the last deploys and rollbacks: from → to, who asked and approved, result.
+
+    Each row also says when the run started and how long it took.
+    """
     if network is not None:
         network, _ = ctx.network(network)
     runs = ctx.store.recent_runs(
@@ -47,6 +56,7 @@ async def history(
             r.kind,
             _change(r),
             r.owner,
+            _approvers(r),
             r.state,
             duration(float(r.result.get("seconds", 0))) if r.finished_at else "running",
         )
@@ -54,5 +64,17 @@ async def history(
     )
     await ctx.reply(
         f"Last {len(runs)} deploys and rollbacks:",
-        table=Table(("when", "network", "what", "from → to", "by", "result", "took"), rows),
+        table=Table(
+            (
+                "when",
+                "network",
+                "what",
+                "from → to",
+                "requested by",
+                "approved by",
+                "result",
+                "took",
+            ),
+            rows,
+        ),
     )

@@ -26,7 +26,7 @@ def desk(ctx: Context) -> IncidentDesk:
 def _incident(ctx: Context, incident_id: int) -> Incident:
     found = ctx.store.incidents.get(incident_id)
     if found is None:
-        raise CommandError(f"There is no incident #{incident_id} (see `incidents all`).")
+        raise CommandError(f"There is no incident #{incident_id} (see `/testnet incidents all`).")
     return found
 
 

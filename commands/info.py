@@ -173,8 +173,7 @@ async def info(
         )
     destination = None
     if post:
-        if not ctx.services.permissions.has(ctx.invocation.actor, "deploy"):
-            raise CommandError("You need the `deploy` permission to publish connection info.")
+        ctx.services.permissions.require(ctx.invocation.actor, "deploy", "info --post")
         destination = info_destination(ctx.config, net)
         if destination is None:
             raise CommandError(

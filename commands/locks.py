@@ -28,7 +28,9 @@ async def lock(
             f"`{name}` is already locked by {held.holder} "
             f"{ago(held.since, ctx.services.clock())}: {held.reason}"
         ) from None
-    await ctx.reply(f"🔒 `{name}` is locked: {reason}. Deploys are refused until `unlock {name}`.")
+    await ctx.reply(
+        f"🔒 `{name}` is locked: {reason}. Deploys are refused until `/testnet unlock {name}`."
+    )
 
 
 async def _unlock_plan(ctx: Context, *, network: str) -> str:

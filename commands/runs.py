@@ -58,6 +58,8 @@ async def start_run(
 ) -> tuple[Run, MessageRef]:
     """Record an exclusive run and post its progress message; the run remembers where
     the message is so a restarted bot can keep editing it."""
+    if ctx.approvers:
+        args = {**args, "approved_by": list(ctx.approvers)}
     try:
         run = ctx.store.create_run(
             kind=kind, network=network, args=args, owner=ctx.actor_name, exclusive=True

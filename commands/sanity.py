@@ -1,4 +1,4 @@
-"""``/testnet sanity``: seed 000's sanity check, done by the bot.
+"""``/testnet sanity``: the release runbook's sanity check, done by the bot.
 
 Four kinds of check, declared per network (``networks.<name>.sanity``): pods
 (Ready, restarts, no crash loop), logs (a regex that must or must not appear),
@@ -34,8 +34,11 @@ if TYPE_CHECKING:
 
 Status = Literal["pass", "fail", "error"]
 ICONS: dict[str, str] = {"pass": "✅", "fail": "❌", "error": "⚠️"}
-LINE_CHARS = 140
-"""Longest log line shown in the table."""
+LINE_CHARS = 500
+"""Longest log line kept for a report's details."""
+OBSERVED_CHARS = 80
+"""Longest observed value shown in the table (the details hold the whole value)."""
+_STATUS_ORDER: dict[str, int] = {"fail": 0, "error": 1, "pass": 2}
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
@@ -47,7 +50,20 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 
 
 class CheckFailed(Exception):
-    """The check ran and the network did not pass it; the message is what was seen."""
+    """The check ran and the network did not pass it; the message is what was seen,
+    ``detail`` the evidence in full (e.g. the whole log line)."""
+
+    def __init__(self, message: str, *, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What a passing check saw: a short value and, optionally, the evidence in full."""
+
+    observed: str
+    detail: str = ""
 
 
 class CheckError(Exception):
@@ -63,16 +79,36 @@ class CheckResult:
     status: Status
     observed: str
     seconds: float
+    detail: str = ""
 
     def as_json(self) -> dict[str, Any]:
         """For the stored result."""
-        return {
+        data: dict[str, Any] = {
             "kind": self.kind,
             "name": self.name,
             "status": self.status,
             "observed": self.observed,
             "seconds": round(self.seconds, 3),
         }
+        if self.detail:
+            data["detail"] = self.detail
+        return data
+
+    @property
+    def cell(self) -> str:
+        """The observed value as the table shows it: at most :data:`OBSERVED_CHARS`."""
+        return clip(self.observed, OBSERVED_CHARS)
+
+    @property
+    def row(self) -> tuple[str, str, str, str]:
+        """The table row: status icon, check, observed (shortened), duration."""
+        return (ICONS[self.status], self.label, self.cell, f"{self.seconds:.2f}s")
+
+    @property
+    def evidence(self) -> str:
+        """What a report's details add for this check: the evidence of a failure or an
+        error, else "" (a passing check's matching line adds nothing worth reading)."""
+        return self.detail if self.status != "pass" else ""
 
     @property
     def label(self) -> str:
@@ -114,19 +150,45 @@ class SanityReport:
             f"in {self.seconds:.1f}s"
         )
 
+    def ordered(self) -> list[CheckResult]:
+        """The results failing first, then errors, then passes (config order within each)."""
+        return sorted(self.results, key=lambda r: _STATUS_ORDER[r.status])
+
     def table(self) -> Table:
-        """Status, check, what was observed, how long it took."""
-        return Table(
-            ("", "check", "observed", "took"),
-            tuple(
-                (ICONS[r.status], r.label, r.observed, f"{r.seconds:.2f}s") for r in self.results
-            ),
-        )
+        """Status, check, what was observed (shortened), how long it took; failing
+        rows first."""
+        return results_table(self.ordered())
+
+    def details(self) -> str:
+        """What the table shortened, in full, and the evidence of each failure (the
+        whole log lines), failing checks first; "" when the table shows it all."""
+        lines = []
+        for r in self.ordered():
+            if r.cell == r.observed and not r.evidence:
+                continue
+            lines.append(f"{ICONS[r.status]} *{r.label}*: {r.observed}")
+            if r.evidence:
+                lines.append(f"```{r.evidence}```")
+        return "\n".join(lines)
 
     def problems(self) -> str:
         """The failing (else erroring) checks in one line, for a failure reason."""
         bad = self.with_status("fail") or self.with_status("error")
         return "; ".join(f"{r.label}: {r.observed}" for r in bad)
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def results_table(results: Sequence[CheckResult]) -> Table:
+    """The sanity table of ``results``, in the order given; the leading rows that did
+    not pass are marked as needing attention."""
+    attention = 0
+    while attention < len(results) and results[attention].status != "pass":
+        attention += 1
+    return Table(("", "check", "observed", "took"), tuple(r.row for r in results), attention)
 
 
 def has_checks(net: NetworkConfig) -> bool:
@@ -161,7 +223,7 @@ async def run_sanity(services: Services, name: str, net: NetworkConfig) -> Sanit
     sanity = net.sanity
     kube = _LazyKube(services, net)
     logs = _LogReader(kube, net, sanity.log_concurrency)
-    checks: list[tuple[str, str, Callable[[], Awaitable[str]]]] = []
+    checks: list[tuple[str, str, Callable[[], Awaitable[str | Seen]]]] = []
     if sanity.pods is not None:
         pods_check = sanity.pods
         checks.append(("pods", "pods", lambda: _pods(kube, net, pods_check)))
@@ -184,25 +246,29 @@ async def run_sanity(services: Services, name: str, net: NetworkConfig) -> Sanit
     return SanityReport(name, tuple(results), started_at, time.monotonic() - t0)
 
 
-def _bind(fn: Callable[..., Awaitable[str]], *args: Any) -> Callable[[], Awaitable[str]]:
+def _bind(
+    fn: Callable[..., Awaitable[str | Seen]], *args: Any
+) -> Callable[[], Awaitable[str | Seen]]:
     return lambda: fn(*args)
 
 
 async def _timed(
-    kind: str, name: str, run: Callable[[], Awaitable[str]], timeout: float
+    kind: str, name: str, run: Callable[[], Awaitable[str | Seen]], timeout: float
 ) -> CheckResult:
     t0 = time.monotonic()
     status: Status = "pass"
+    detail = ""
     try:
         async with asyncio.timeout(timeout):
-            observed = await run()
+            seen = await run()
+        observed, detail = (seen.observed, seen.detail) if isinstance(seen, Seen) else (seen, "")
     except CheckFailed as exc:
-        status, observed = "fail", str(exc)
+        status, observed, detail = "fail", str(exc), exc.detail
     except TimeoutError:
         status, observed = "error", f"timed out after {timeout:g}s"
     except (CheckError, ProbeError, KubeError, CommandError) as exc:
         status, observed = "error", str(exc)
-    return CheckResult(kind, name, status, observed, time.monotonic() - t0)
+    return CheckResult(kind, name, status, observed, time.monotonic() - t0, detail)
 
 
 class _LazyKube:
@@ -292,11 +358,30 @@ class _LogReader:
 def _line_of(text: str, match: re.Match[str]) -> str:
     start = text.rfind("\n", 0, match.start()) + 1
     end = text.find("\n", match.end())
-    line = text[start : end if end >= 0 else len(text)].strip()
-    return line if len(line) <= LINE_CHARS else line[: LINE_CHARS - 1] + "…"
+    return text[start : end if end >= 0 else len(text)].strip()
 
 
-async def _logs(reader: _LogReader, check: LogCheck) -> str:
+_MESSAGE_FIELDS = ("msg", "message")
+
+
+def excerpt(line: str) -> str:
+    """A log line as a table shows it: a JSON line's ``msg`` (or ``message``) field,
+    else the line itself; at most :data:`OBSERVED_CHARS` characters."""
+    brace = line.find("{")
+    if brace >= 0:
+        try:
+            data = json.loads(line[brace:])
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            for key in _MESSAGE_FIELDS:
+                value = data.get(key)
+                if isinstance(value, str) and value.strip():
+                    return clip(" ".join(value.split()), OBSERVED_CHARS)
+    return clip(line, OBSERVED_CHARS)
+
+
+async def _logs(reader: _LogReader, check: LogCheck) -> str | Seen:
     client = await reader.kube.get()
     pods = await client.list_pods(reader.net.namespace, check.selector)
     if not pods:
@@ -322,7 +407,8 @@ async def _logs(reader: _LogReader, check: LogCheck) -> str:
         if found:
             pod, line = found[0]
             more = f" (and {len(found) - 1} more pods)" if len(found) > 1 else ""
-            raise CheckFailed(f"`{pod.name}`: {line}{more}")
+            evidence = "\n".join(f"{p.name}: {clip(text, LINE_CHARS)}" for p, text in found[:5])
+            raise CheckFailed(f"`{pod.name}`{more}: {excerpt(line)}", detail=evidence)
         if unreadable:
             pod, error = unreadable[0]
             raise CheckError(f"cannot read {len(unreadable)} pod logs, e.g. {error}")
@@ -330,7 +416,10 @@ async def _logs(reader: _LogReader, check: LogCheck) -> str:
     needed = check.min_pods
     if len(found) >= needed:
         pod, line = found[0]
-        return f"{len(found)}/{len(pods)} pods, e.g. `{pod.name}`: {line}"
+        return Seen(
+            f"{len(found)}/{len(pods)} pods, e.g. `{pod.name}`: {excerpt(line)}",
+            detail=f"{pod.name}: {clip(line, LINE_CHARS)}",
+        )
     if unreadable and len(found) + len(unreadable) >= needed:
         pod, error = unreadable[0]
         raise CheckError(f"cannot read {len(unreadable)} pod logs, e.g. {error}")
@@ -412,12 +501,7 @@ async def _http(services: Services, check: HttpCheck, timeout: float) -> str:
 
 def report_text(report: SanityReport, results: Sequence[CheckResult] | None = None) -> str:
     """The report as plain text with an aligned table (for threads and logs)."""
-    table = report.table()
-    if results is not None:
-        table = Table(
-            table.headers,
-            tuple((ICONS[r.status], r.label, r.observed, f"{r.seconds:.2f}s") for r in results),
-        )
+    table = report.table() if results is None else results_table(results)
     return f"{report.headline()}\n```\n{table.as_text()}\n```"
 
 
@@ -431,7 +515,8 @@ async def sanity(
 
     Runs every configured check (pods, log spot checks, Prometheus queries, HTTP
     endpoints) concurrently and shows ✅ pass / ❌ fail / ⚠️ error with what was
-    observed; the result is stored.
+    observed, failing rows first; values too long for the table (whole log lines)
+    follow in the thread. The result is stored.
     """
     name, net = ctx.network(network)
     if not has_checks(net):
@@ -440,6 +525,10 @@ async def sanity(
         )
     report = await run_sanity(ctx.services, name, net)
     record(ctx.store, report, source=f"command:{ctx.actor_name}")
-    await ctx.reply(report.headline(), table=report.table())
+    details = report.details()
+    headline = report.headline() + (" (full values in the thread)" if details else "")
+    ref = await ctx.reply(headline, table=report.table())
+    if details:
+        await ctx.reply_in_thread(ref, details)
     if report.verdict != "pass":
         raise AlreadyReported(f"sanity verdict: {report.verdict}")

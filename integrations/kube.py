@@ -406,10 +406,23 @@ class KubeClient:
             f" container {container}" if container else ""
         )
         try:
-            text = await self._core().read_namespaced_pod_log(pod, namespace, **kwargs)
+            # The raw body: with content preloading the client json.loads() the log and
+            # returns str() of a dict when a log is one JSON line (as aztec's are).
+            resp: Any = await self._core().read_namespaced_pod_log(
+                pod, namespace, _preload_content=False, **kwargs
+            )
+            try:
+                body: bytes = await resp.read()
+                if not 200 <= resp.status <= 299:
+                    refused = ApiException(status=resp.status, reason=resp.reason)
+                    # str, as the client's own error path leaves it
+                    refused.body = body.decode("utf-8", errors="replace")  # type: ignore[assignment]
+                    raise refused
+            finally:
+                resp.release()
         except _ANY_ERROR as exc:
             raise _api_error(exc, what) from exc
-        return str(text)
+        return body.decode("utf-8", errors="replace")
 
     async def list_events(self, namespace: str, involved_name: str | None = None) -> list[Event]:
         """Events of ``namespace`` (only about ``involved_name`` if given), oldest first."""

@@ -135,11 +135,11 @@ class ShellResponder(OutboxResponder):
             return ConfirmResult(False, reason=reason)
         if self.assume_yes is not None:
             if self.assume_yes:
-                return ConfirmResult(True, (request.requester.id,), "approved with --yes")
+                return ConfirmResult(True, (request.requester.name,), "approved with --yes")
             return ConfirmResult(False, reason=messages.CONFIRM_NEEDS_YES)
         answer = await self.console.ask(messages.CONFIRM_PROMPT.format(command=request.command))
         if answer is not None and answer.strip().lower() in {"y", "yes"}:
-            return ConfirmResult(True, (request.requester.id,), "approved")
+            return ConfirmResult(True, (request.requester.name,), "approved")
         return ConfirmResult(False, reason="declined")
 
 

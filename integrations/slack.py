@@ -37,8 +37,11 @@ from bot.responder import OutboxResponder, payload_table
 from integrations.slack_blocks import (
     APPROVE_ACTION,
     CANCEL_ACTION,
+    TEXT_LIMIT,
     confirmation_blocks,
+    fallback_text,
     message_blocks,
+    message_parts,
 )
 from state.confirmations import APPROVED, CANCELLED, EXPIRED, Confirmation
 from state.records import OutboxItem
@@ -116,6 +119,11 @@ class SlackDelivery:
                 await self._respond(payload["response_url"], payload["text"])
                 return None
             channel = item.destination.split(":", 1)[1]
+            if item.op == "ephemeral":
+                await self.client.chat_postEphemeral(
+                    channel=channel, user=payload["user"], text=payload["text"]
+                )
+                return None
             if item.op == "update":
                 ref = context.ref(item.message_key)
                 if ref is None:
@@ -123,7 +131,7 @@ class SlackDelivery:
                 await self.client.chat_update(
                     channel=ref["channel"],
                     ts=ref["ts"],
-                    text=payload["text"],
+                    text=_clip_text(payload["text"]),
                     blocks=self._blocks(payload),
                 )
                 return None
@@ -133,18 +141,53 @@ class SlackDelivery:
                 if parent is None:
                     raise PermanentFailure("the thread's first message was never posted")
                 thread_ts = parent["ts"]
-            resp = await self.client.chat_postMessage(
-                channel=channel,
-                text=payload["text"],
-                blocks=self._blocks(payload),
-                thread_ts=thread_ts,
-            )
-            return {"channel": resp["channel"], "ts": resp["ts"]}
+            return await self._post(item, context, channel, thread_ts)
         except SlackApiError as exc:
             await self._refused(item, exc)
             raise AssertionError("unreachable") from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise RetryLater(f"Slack unreachable: {exc!r}") from exc
+
+    async def _post(
+        self,
+        item: OutboxItem,
+        context: DeliveryContext,
+        channel: str,
+        thread_ts: str | None,
+    ) -> dict[str, Any]:
+        """Post a message and return its ref. One too long for a Slack message is
+        split (every part within Slack's limits, nothing dropped): the first part is
+        posted now, the others are queued as replies in its thread, each once."""
+        payload = item.payload
+        if "blocks" in payload:
+            parts = [payload["blocks"]]
+        else:
+            parts = message_parts(payload["text"], payload_table(payload.get("table")))
+        resp = await self.client.chat_postMessage(
+            channel=channel,
+            text=_clip_text(payload["text"]) or fallback_text(parts[0]),
+            blocks=parts[0],
+            thread_ts=thread_ts,
+        )
+        ref = {"channel": resp["channel"], "ts": resp["ts"]}
+        thread_key = payload.get("thread_key") or item.message_key
+        for number, blocks in enumerate(parts[1:], start=2):
+            continued = [*blocks, _continued(number, len(parts))]
+            if thread_key is None:  # nothing to thread under by key: post it now
+                await self.client.chat_postMessage(
+                    channel=ref["channel"],
+                    text=fallback_text(blocks),
+                    blocks=continued,
+                    thread_ts=thread_ts or ref["ts"],
+                )
+                continue
+            context.store.enqueue(
+                item.destination,
+                "post",
+                {"text": fallback_text(blocks), "blocks": continued, "thread_key": thread_key},
+                dedupe_key=f"slack-continued:{item.id}:{number}",
+            )
+        return ref
 
     def _blocks(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
         if "blocks" in payload:
@@ -187,6 +230,15 @@ class SlackDelivery:
             except Exception:
                 log.warning("could not tell the user about %s", error)
         raise PermanentFailure(f"{error}: {hint}")
+
+
+def _clip_text(text: str) -> str:
+    return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
+
+
+def _continued(number: int, total: int) -> dict[str, Any]:
+    note = f"(continued, part {number} of {total})"
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}
 
 
 def _repair_slash_command(request: AsyncBoltRequest) -> None:
@@ -255,15 +307,92 @@ class GroupCache:
         return members
 
 
+NAME_CACHE_TTL = 3600.0
+"""Seconds a person's display name is remembered (people rarely rename themselves)."""
+NAME_RETRY_AFTER = 60.0
+"""Seconds before asking again about someone Slack could not tell us about."""
+
+
+class DisplayNames:
+    """How people are named in messages and records: Slack's display name, else the
+    real name, else the handle; looked up with ``users.info`` and cached."""
+
+    def __init__(self, client: AsyncWebClient, ttl: float = NAME_CACHE_TTL) -> None:
+        self.client = client
+        self.ttl = ttl
+        self._names: dict[str, tuple[float, str]] = {}
+
+    def known(self, user: str) -> str:
+        """The cached name of ``user`` (the id itself when none is cached)."""
+        cached = self._names.get(user)
+        return cached[1] if cached else user
+
+    async def name_of(self, user: str, handle: str = "") -> str:
+        """The name of ``user``: display name, real name, then ``handle`` (the login
+        handle Slack sent with the request), then the id. A lookup Slack refuses is
+        logged and the handle used, so a missing scope never blocks a command."""
+        now = time.monotonic()
+        cached = self._names.get(user)
+        if cached is not None and now < cached[0]:
+            return cached[1]
+        name = ""
+        try:
+            resp = await self.client.users_info(user=user)
+            info = resp.get("user") or {}
+            profile = info.get("profile") or {}
+            for candidate in (
+                profile.get("display_name"),
+                profile.get("real_name"),
+                info.get("real_name"),
+                info.get("name"),
+            ):
+                if isinstance(candidate, str) and candidate.strip():
+                    name = candidate.strip()
+                    break
+            expires = now + self.ttl
+        except SlackApiError as exc:
+            error = exc.response.get("error", "") if exc.response.data else ""
+            log.warning(
+                "cannot look up Slack user %s: %s (%s)",
+                user,
+                error,
+                PERMANENT_ERRORS.get(str(error), "Slack refused"),
+                extra={"event": "slack_user_error"},
+            )
+            expires = now + NAME_RETRY_AFTER
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("cannot reach Slack to look up user %s: %r", user, exc)
+            expires = now + NAME_RETRY_AFTER
+        if not name:
+            name = cached[1] if cached is not None and cached[1] != user else handle or user
+        self._names[user] = (expires, name)
+        return name
+
+
 class SlackResponder(OutboxResponder):
     """Replies in the command's channel; confirmation is a message with buttons."""
 
-    def __init__(self, adapter: SlackAdapter, channel: str, response_url: str | None) -> None:
+    def __init__(
+        self, adapter: SlackAdapter, channel: str, response_url: str | None, user: str = ""
+    ) -> None:
         extra = {"response_url": response_url} if response_url else {}
         super().__init__(adapter.services.outbox, destination(channel), extra)
         self.adapter = adapter
         self.channel = channel
         self.response_url = response_url
+        self.user = user
+
+    async def reply_private(self, text: str) -> None:
+        """An ephemeral message only the person who asked sees: through the command's
+        response URL, else ``chat.postEphemeral``; a normal reply if neither is known."""
+        if self.response_url:
+            self.adapter.ephemeral(self.channel, self.response_url, text)
+        elif self.user:
+            self.outbox.enqueue(
+                f"slack-ephemeral:{self.channel}", "ephemeral", {"user": self.user, "text": text}
+            )
+        else:
+            await self.reply(text)
 
     async def confirm(self, request: ConfirmRequest) -> ConfirmResult:
         """Post the plan with Approve/Cancel and wait for enough approvers or the timeout."""
@@ -301,6 +430,7 @@ class SlackAdapter:
         )
         groups = {g for role in services.config.roles.values() for g in role.slack_groups}
         self.groups = GroupCache(self.client, groups, config.group_cache_ttl)
+        self.names = DisplayNames(self.client)
         self._waiters: dict[str, asyncio.Future[ConfirmResult]] = {}
         self._socket: AsyncSocketModeHandler | None = None
         self._recent = RecentKeys(RETRY_WINDOW)
@@ -365,11 +495,10 @@ class SlackAdapter:
             log.info("ignored a retried slash command", extra={"event": "slack_retry"})
             return
         user = command["user_id"]
-        actor = Actor(
-            "slack", user, command.get("user_name") or user, await self.groups.groups_of(user)
-        )
+        name = await self.names.name_of(user, command.get("user_name") or "")
+        actor = Actor("slack", user, name, await self.groups.groups_of(user))
         text = f"/testnet {command.get('text', '')}".strip()
-        responder = SlackResponder(self, command["channel_id"], command.get("response_url"))
+        responder = SlackResponder(self, command["channel_id"], command.get("response_url"), user)
         invocation = Invocation(
             actor=actor,
             text=text,
@@ -381,10 +510,11 @@ class SlackAdapter:
         done, _ = await asyncio.wait({task}, timeout=WORKING_AFTER)
         if not done and responder.response_url:
             shown = text.removeprefix("/testnet ").strip()
-            self._ephemeral(command["channel_id"], responder.response_url, f"Working on `{shown}`…")
+            self.ephemeral(command["channel_id"], responder.response_url, f"Working on `{shown}`…")
         await task
 
-    def _ephemeral(self, channel: str, response_url: str, text: str) -> None:
+    def ephemeral(self, channel: str, response_url: str, text: str) -> None:
+        """Queue an ephemeral ``text`` for whoever ``response_url`` belongs to."""
         self.services.outbox.enqueue(
             f"slack-ephemeral:{channel}", "respond", {"response_url": response_url, "text": text}
         )
@@ -446,9 +576,11 @@ class SlackAdapter:
 
     def _result(self, conf: Confirmation) -> ConfirmResult:
         if conf.state == APPROVED:
-            return ConfirmResult(True, conf.approvers, "approved")
+            return ConfirmResult(
+                True, tuple(self.names.known(a) for a in conf.approvers), "approved"
+            )
         if conf.state == CANCELLED:
-            return ConfirmResult(False, reason=f"cancelled by {conf.decided_by}")
+            return ConfirmResult(False, reason=f"cancelled by {self.names.known(conf.decided_by)}")
         return ConfirmResult(False, reason="expired without approval")
 
     async def _on_approve(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -471,13 +603,14 @@ class SlackAdapter:
 
         def tell(text: str) -> None:
             if response_url:
-                self._ephemeral(channel, response_url, text)
+                self.ephemeral(channel, response_url, text)
 
         conf = store.confirmations.get(str(action.get("value", "")))
         if conf is None:
             tell("I do not know this request any more; run the command again.")
             return
-        name = body["user"].get("username") or body["user"].get("name") or user
+        handle = body["user"].get("username") or body["user"].get("name") or ""
+        name = await self.names.name_of(user, handle)
         actor = Actor("slack", user, name, await self.groups.groups_of(user))
         allowed = conf.permission is None or self.services.permissions.has(actor, conf.permission)
         if approve and not allowed:

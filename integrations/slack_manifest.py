@@ -13,6 +13,7 @@ BOT_SCOPES = (
     "chat:write",  # replies, progress edits, confirmations, incident threads
     "chat:write.public",  # incident threads in public channels the bot was not invited to
     "usergroups:read",  # roles granted to Slack user groups
+    "users:read",  # people named by their display names (users.info)
 )
 EVENTS_PATH = "/slack/events"
 USAGE_HINT_LIMIT = 100

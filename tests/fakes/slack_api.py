@@ -20,6 +20,14 @@ Errors are Slack's: HTTP 200 with ``{"ok": false, "error": ...}`` (``not_authed`
 ``invalid_auth``, ``token_revoked``, ``not_allowed_token_type``, ``missing_scope`` with
 ``needed``/``provided``, ``channel_not_found``, ``message_not_found``, ...).
 
+Messages are held to Slack's limits: blocks are validated as Block Kit does (at most 50
+blocks, a section's text at most 3,000 characters, ... → ``invalid_blocks`` with
+Slack's ``errors`` list), blocks holding more than 12,000 characters of text in all are
+refused with ``msg_blocks_too_long``, and a ``text`` over 40,000 characters is cut
+there with a ``message_truncated`` warning. ``users.info`` answers like Slack: the
+handle in ``name``, the chosen ``profile.display_name`` (often empty) and the
+``real_name``.
+
 Faults are queued per method with :meth:`SlackFake.fail_next` (HTTP 429 + ``Retry-After``,
 5xx, ``ok: false`` errors, slow answers). Every request is logged with its arrival time
 (:meth:`SlackFake.calls`), and :meth:`SlackFake.wait_until` waits on a condition with a
@@ -77,6 +85,18 @@ METHOD_SCOPES: Mapping[str, str | None] = {
 APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 JSON_BODY_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
 STRUCTURED_ARGS = ("blocks", "attachments", "metadata")
+# Slack's message limits (Block Kit reference; the text limit from Slack's changelog
+# "Truncating really long messages"; the block-text total is what Slack is seen to
+# refuse with msg_blocks_too_long).
+MESSAGE_BLOCKS_MAX = 50
+SECTION_TEXT_LIMIT = 3000
+SECTION_FIELDS_MAX = 10
+FIELD_TEXT_LIMIT = 2000
+HEADER_TEXT_LIMIT = 150
+CONTEXT_ELEMENTS_MAX = 10
+ACTIONS_ELEMENTS_MAX = 25
+BLOCKS_TEXT_LIMIT = 12_000
+TEXT_LIMIT = 40_000
 RESPONSE_URL_MAX_USES = 5
 RESPONSE_URL_LIFETIME = 30 * 60.0
 SERVER_ERROR_PAGE = "<html><body><h1>Slack is having trouble</h1></body></html>"
@@ -233,6 +253,7 @@ class FakeUser:
     real_name: str = ""
     is_bot: bool = False
     deleted: bool = False
+    display_name: str = ""  # what the person chose to be called; often left empty
 
 
 @dataclass(frozen=True)
@@ -339,8 +360,8 @@ class SlackFake:
         self.api_url = ""
         self.add_channel(DEPLOYS, "deploys")
         self.add_channel(INCIDENTS, "incidents")
-        self.add_user(ALICE, "alice", real_name="Alice Release")
-        self.add_user(BOB, "bob", real_name="Bob Builder")
+        self.add_user(ALICE, "alice", real_name="Alice Release", display_name="Alice R")
+        self.add_user(BOB, "bob", real_name="Bob Builder")  # no display name set
         self.add_user(bot_user_id, "testnet-bot", is_bot=True)
 
     # ------------------------------------------------------------ lifecycle
@@ -386,10 +407,17 @@ class SlackFake:
         return channel
 
     def add_user(
-        self, user_id: str, name: str, *, real_name: str = "", is_bot: bool = False
+        self,
+        user_id: str,
+        name: str,
+        *,
+        real_name: str = "",
+        display_name: str = "",
+        is_bot: bool = False,
     ) -> FakeUser:
-        """Create (or replace) a workspace member."""
-        user = FakeUser(user_id, name, real_name or name, is_bot)
+        """Create (or replace) a workspace member: ``name`` is the login handle,
+        ``display_name`` may be empty (as for many people who never set one)."""
+        user = FakeUser(user_id, name, real_name or name, is_bot, display_name=display_name)
         self.users[user_id] = user
         return user
 
@@ -812,6 +840,7 @@ class SlackFake:
             "channel": channel.id,
             "ts": stored.ts,
             "message": stored.to_json(self.team_id, self.bot_id),
+            **_truncation(call.params),
         }
 
     async def _chat_update(self, call: _Call) -> dict[str, Any]:
@@ -833,6 +862,7 @@ class SlackFake:
             "ts": stored.ts,
             "text": stored.text,
             "message": stored.to_json(self.team_id, self.bot_id),
+            **_truncation(call.params),
         }
 
     async def _chat_post_ephemeral(self, call: _Call) -> dict[str, Any]:
@@ -905,7 +935,9 @@ class SlackFake:
                 "tz": "Etc/UTC",
                 "profile": {
                     "real_name": user.real_name,
-                    "display_name": user.name,
+                    "real_name_normalized": user.real_name,
+                    "display_name": user.display_name,
+                    "display_name_normalized": user.display_name,
                     "team": self.team_id,
                 },
             }
@@ -979,6 +1011,9 @@ class SlackFake:
         blocks = body.get("blocks")
         if not text and not blocks:
             return 400, "no_text"
+        if blocks is not None and (not isinstance(blocks, list) or block_errors(blocks)):
+            return 400, "invalid_blocks"
+        text = text[:TEXT_LIMIT]
         if body.get("replace_original") and target is not None:
             revision = Revision(
                 text, blocks, body.get("attachments"), "response_url", time.monotonic()
@@ -1093,19 +1128,108 @@ def _bearer(request: web.Request) -> str | None:
     return None
 
 
+def block_errors(blocks: list[Any]) -> list[str]:
+    """What Slack's Block Kit validation says about ``blocks`` (empty when valid), in
+    its words: ``must be less than 3001 characters [json-pointer:/blocks/0/text/text]``."""
+    errors: list[str] = []
+    if len(blocks) > MESSAGE_BLOCKS_MAX:
+        errors.append(f"no more than {MESSAGE_BLOCKS_MAX} items allowed [json-pointer:/blocks]")
+    for i, block in enumerate(blocks):
+        where = f"/blocks/{i}"
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            errors.append(f"missing required field: type [json-pointer:{where}]")
+            continue
+        kind = block["type"]
+        if kind == "section":
+            text, fields = block.get("text"), block.get("fields")
+            if text is None and not fields:
+                errors.append(f"must provide either text or fields [json-pointer:{where}]")
+            if text is not None:
+                errors += _text_errors(text, SECTION_TEXT_LIMIT, f"{where}/text")
+            if isinstance(fields, list):
+                if len(fields) > SECTION_FIELDS_MAX:
+                    errors.append(
+                        f"no more than {SECTION_FIELDS_MAX} items allowed "
+                        f"[json-pointer:{where}/fields]"
+                    )
+                for n, field_text in enumerate(fields):
+                    errors += _text_errors(field_text, FIELD_TEXT_LIMIT, f"{where}/fields/{n}")
+        elif kind == "header":
+            errors += _text_errors(block.get("text"), HEADER_TEXT_LIMIT, f"{where}/text")
+        elif kind in ("context", "actions"):
+            elements = block.get("elements")
+            most = CONTEXT_ELEMENTS_MAX if kind == "context" else ACTIONS_ELEMENTS_MAX
+            if not isinstance(elements, list) or not elements:
+                errors.append(f"must provide at least 1 item [json-pointer:{where}/elements]")
+            elif len(elements) > most:
+                errors.append(f"no more than {most} items allowed [json-pointer:{where}/elements]")
+    return errors
+
+
+def _text_errors(text: Any, limit: int, where: str) -> list[str]:
+    if not isinstance(text, dict) or text.get("type") not in ("mrkdwn", "plain_text"):
+        return [f"failed to match all allowed schemas [json-pointer:{where}]"]
+    body = text.get("text")
+    if not isinstance(body, str) or not body:
+        return [f"must be more than 0 characters [json-pointer:{where}/text]"]
+    if len(body) > limit:
+        return [f"must be less than {limit + 1} characters [json-pointer:{where}/text]"]
+    return []
+
+
+def blocks_text_length(value: Any) -> int:
+    """Characters of text held anywhere in ``value`` (every ``text`` string)."""
+    if isinstance(value, list):
+        return sum(blocks_text_length(v) for v in value)
+    if isinstance(value, dict):
+        own = value.get("text")
+        return (len(own) if isinstance(own, str) else 0) + sum(
+            blocks_text_length(v) for k, v in value.items() if k != "text" or not isinstance(v, str)
+        )
+    return 0
+
+
 def _content(
     params: Mapping[str, Any], *, allow_empty: bool = False
 ) -> tuple[str, list[dict[str, Any]] | None, list[dict[str, Any]] | None]:
+    """A message's text (cut at :data:`TEXT_LIMIT`, as Slack does), blocks and
+    attachments, refused as Slack refuses them."""
     text = str(params.get("text") or "")
     blocks = params.get("blocks")
     attachments = params.get("attachments")
     if blocks is not None and not isinstance(blocks, list):
         raise SlackApiFailure("invalid_blocks")
+    if blocks:
+        errors = block_errors(blocks)
+        if errors:
+            raise SlackApiFailure(
+                "invalid_blocks",
+                errors=errors,
+                response_metadata={"messages": [f"[ERROR] {e}" for e in errors]},
+            )
+        if blocks_text_length(blocks) > BLOCKS_TEXT_LIMIT:
+            raise SlackApiFailure("msg_blocks_too_long")
     if attachments is not None and not isinstance(attachments, list):
         raise SlackApiFailure("invalid_attachments")
     if not (text or blocks or attachments or allow_empty):
         raise SlackApiFailure("no_text")
-    return text, blocks, attachments
+    return text[:TEXT_LIMIT], blocks, attachments
+
+
+def _truncation(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The warning Slack adds to a successful answer when it cut the text."""
+    if len(str(params.get("text") or "")) <= TEXT_LIMIT:
+        return {}
+    return {
+        "warning": "message_truncated",
+        "response_metadata": {
+            "warnings": ["message_truncated"],
+            "messages": [
+                "[WARN] Your message was truncated but still posted. "
+                f"The `text` field accepts up to {TEXT_LIMIT:,} characters."
+            ],
+        },
+    }
 
 
 def _fault_response(fault: SlackFault) -> tuple[web.Response, str]:

@@ -57,10 +57,13 @@ def test_exec_help_lists_the_commands(tmp_path: Path) -> None:
 def test_exec_a_typo_suggests_and_fails(tmp_path: Path) -> None:
     result = cli("exec", "/testnet stats", cwd=tmp_path)
     assert result.returncode != 0
-    assert "Did you mean `status`?" in result.stdout
+    assert "Did you mean `/testnet status`?" in result.stdout
     result = cli("exec", "/testnet deploi", cwd=tmp_path)
     assert result.returncode != 0
-    assert "Unknown command `deploi`" in result.stdout and "Did you mean `deploy`?" in result.stdout
+    assert (
+        "Unknown command `deploi`" in result.stdout
+        and "Did you mean `/testnet deploy`?" in result.stdout
+    )
 
 
 def test_exec_refuses_a_confirmation_without_yes(tmp_path: Path) -> None:

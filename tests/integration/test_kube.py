@@ -389,6 +389,17 @@ async def test_pod_logs_tail_since_and_container(fake: KubeFake, kube: KubeClien
     assert missing.value.status == 404
 
 
+async def test_a_json_log_line_comes_back_as_written(fake: KubeFake, kube: KubeClient) -> None:
+    fake.add_statefulset("validator", replicas=1, containers={"main": f"{NODE}:1"})
+    line = '{"level":"info","msg":"Can propose block 12","slot":40}'
+    fake.set_logs("validator-0", line, container="main")
+    assert await kube.pod_logs("default", "validator-0", container="main") == line + "\n"
+    fake.add_logs("validator-0", "plain text", container="main")  # two lines: not one JSON
+    assert await kube.pod_logs("default", "validator-0", container="main") == (
+        line + "\nplain text\n"
+    )
+
+
 async def test_services_pending_then_with_ingress(fake: KubeFake, kube: KubeClient) -> None:
     fake.add_service("ethereum-lb", ports=[(8545, "TCP", "rpc")])
     fake.add_service("boot-node-lb-tcp", ports=[(40400, "TCP", "p2p")])

@@ -32,7 +32,7 @@ async def test_a_typo_gets_the_closest_command(tmp_path: Path) -> None:
     async with ShellBot(make_config(tmp_path)) as bot:
         out = await bot.say("/testnet stauts")
         assert "Unknown command `stauts`" in out
-        assert "Did you mean `status`?" in out
+        assert "Did you mean `/testnet status`?" in out
         assert bot.last_outcome is Outcome.UNKNOWN
 
 

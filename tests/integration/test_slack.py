@@ -52,7 +52,7 @@ async def test_progress_is_updated_in_place_and_threads_hold_details(tmp_path: P
         await sb.slack.wait_until(lambda: any("is locked" in t for t in sb.texts()), within=10)
         await sb.command("status", user=ALICE)
         await sb.slack.wait_until(
-            lambda: any("locked by alice" in t for t in sb.texts()), within=10
+            lambda: any("locked by Alice R" in t for t in sb.texts()), within=10
         )
         assert sb.slack.count("chat.update") == 0  # plain replies are posted once
 
@@ -311,7 +311,8 @@ async def test_a_missing_scope_is_logged_and_the_group_counts_as_empty(
         sb.slack.scopes.discard("usergroups:read")
         await sb.command("lock alpha x", user=CAROL)
         await sb.slack.wait_until(
-            lambda: any("You need the `deploy` permission" in t for t in sb.texts()), within=10
+            lambda: any("You need the `deploy` permission" in t for t in sb.ephemerals(CAROL)),
+            within=10,
         )
         assert any(
             "usergroups:read" in r.getMessage() or "missing_scope" in r.getMessage()
