@@ -669,9 +669,7 @@ class FakeCluster:
         name = f"{dep['metadata']['name']}-{pod_hash}-{suffix}"
         return self._create_pod(dep, name, pod_hash)
 
-    def _create_pod(
-        self, owner: Obj, name: str, revision: str, template: Obj | None = None
-    ) -> Obj:
+    def _create_pod(self, owner: Obj, name: str, revision: str, template: Obj | None = None) -> Obj:
         """A new pod of ``owner`` from ``template`` (default: the owner's current one)."""
         meta = owner["metadata"]
         template = template if template is not None else owner["spec"]["template"]
