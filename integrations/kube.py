@@ -792,6 +792,7 @@ class RolloutWatch:
                 failure=f"timed out after {self.timeout:g}s: {last.message}",
                 message=f"timed out after {self.timeout:g}s: {last.message}",
                 failing_pods=last.failing_pods,
+                stuck_pods=last.stuck_pods,
             )
         self._apply(item)
         while not self._queue.empty():  # take a burst of events in one go
