@@ -438,6 +438,9 @@ class KubeFake:
         self._runner: web.AppRunner | None = None
         self.open_watches = 0
         """Watch streams currently open."""
+        self.forbidden: set[tuple[str, str]] = set()
+        """(verb, resource) pairs the client's service account lacks, e.g. ``("delete",
+        "pods")``: such requests get RBAC's 403 Forbidden."""
 
     # ------------------------------------------------------------ lifecycle
 
@@ -915,6 +918,8 @@ class KubeFake:
         if request.method == "PATCH":
             return await self._patch(request, resource, obj)
         if request.method == "DELETE" and resource in ("pods", "jobs", "services"):
+            if ("delete", resource) in self.forbidden:
+                return _forbidden("delete", resource, name, namespace)
             return await self._delete(request, resource, obj)
         return status_response(405, "MethodNotAllowed", f"{request.method} is not supported here")
 
@@ -1097,6 +1102,20 @@ class KubeFake:
             for line in lines
         )
         return web.Response(text=text, content_type="text/plain")
+
+
+def _forbidden(verb: str, resource: str, name: str, namespace: str) -> web.Response:
+    """RBAC's answer to a request the service account has no rule for."""
+    group = API_VERSION_OF[resource].rpartition("/")[0]
+    return status_response(
+        403,
+        "Forbidden",
+        f'{resource} "{name}" is forbidden: User "system:serviceaccount:testnet-bot:testnet-bot" '
+        f'cannot {verb} resource "{resource}" in API group "{group}" in the namespace '
+        f'"{namespace}"',
+        name=name,
+        kind=resource,
+    )
 
 
 def _is_watch(query: Mapping[str, str]) -> bool:
