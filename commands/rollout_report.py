@@ -61,7 +61,7 @@ async def pod_report(
     state = pod.container(container) if container else None
     why = pod.failing_reason or pod.waiting_reason or ("not Ready" if not pod.ready else "Ready")
     head = f"❌ pod `{pod.name}` ({why}"
-    head += f", {pod.restarts} restarts)" if pod.restarts else ")"
+    head += f", restarted {pod.restarts}×)" if pod.restarts else ")"
     unpulled = pod.unpulled_images
     if unpulled:
         head += "\nimage that could not be pulled: " + ", ".join(f"`{i}`" for i in unpulled)
