@@ -13,6 +13,7 @@ import pytest
 
 from integrations.kube import KubeClient
 from tests.fakes.kube_api import KubeFake
+from tests.fakes.slack_api import ALICE, DEPLOYS
 from tests.harness import ShellBot, make_config
 from tests.integration.kube_harness import (
     IMAGE,
@@ -24,6 +25,7 @@ from tests.integration.kube_harness import (
     network_config,
     pod_images,
 )
+from tests.integration.slack_harness import slack_bot
 
 NEW = f"{IMAGE}:v0.62.0"
 NEWER = f"{IMAGE}:v0.63.0"
@@ -198,3 +200,44 @@ async def test_a_pull_failure_names_the_image_shows_this_incarnations_events_and
         assert f'Failed to pull image "{NEWER}"' in report
         assert "Back-off restarting" not in pull  # the previous incarnations' events
         assert "FATAL: cannot open db" not in pull
+
+
+async def test_in_slack_the_failure_evidence_and_the_rollback_land_in_the_progress_thread(
+    tmp_path: Path,
+) -> None:
+    async with KubeFake(ready_delay=0.005) as fake:
+        build_testnet(fake, validators=3)
+        fake.bad_images[NEW] = "ImagePullBackOff"
+        kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
+        config = {
+            **network_config(kubeconfig, auto_rollback=True),
+            "roles": {"admin": {"slack_users": [ALICE]}},
+        }
+        async with slack_bot(tmp_path, **config) as sb:
+            await sb.command("deploy v0.62.0", user=ALICE)
+            await sb.click(await sb.confirmation_message(), user=ALICE)
+            await sb.slack.wait_until(
+                lambda: any("✅ `alpha` is back on its previous images" in t for t in sb.texts()),
+                within=40,
+            )
+            (failed,) = [t for t in sb.texts() if t.startswith("❌ Deploy of `v0.62.0`")]
+            assert (
+                f"(cannot pull `{NEW}`)" in failed and "Logs and events are in the thread" in failed
+            )
+            (progress,) = [
+                m for m in sb.slack.messages(DEPLOYS) if m.text.startswith("🚀 Deploying")
+            ]
+            thread = [m.text for m in sb.slack.messages(DEPLOYS, thread_ts=progress.ts)]
+            (evidence,) = [t for t in thread if t.startswith("❌ pod `validator-2`")]
+            assert f"image that could not be pulled: `{NEW}`" in evidence
+            assert "no logs: the container never started" in evidence
+            assert f'Failed to pull image "{NEW}"' in evidence
+            (rollback,) = [
+                m
+                for m in sb.slack.messages(DEPLOYS)
+                if m.text.startswith("↩️ Rolling `alpha` back (requested by")
+            ]
+            rollback_thread = [m.text for m in sb.slack.messages(DEPLOYS, thread_ts=rollback.ts)]
+            assert any(t.startswith("🔁 deleted pod `validator-2`") for t in rollback_thread)
+        assert fake.deletes() == [f"/api/v1/namespaces/{NAMESPACE}/pods/validator-2"]
+        assert set(pod_images(fake, "validator").values()) == {OLD}
