@@ -207,12 +207,13 @@ async def _carry_out(services: Services, run: Run, progress: Progress, ref: Mess
     steps = rollout.steps
     took = elapsed(run.created_at)
     seconds = round(time.time() - run.created_at, 1)
+    replaced = [pod for pods in rollout.replaced.values() for pod in pods]
     if failure is None:
         services.store.update_run(
             run.id,
             state="succeeded",
             step="done",
-            result={"done": [s.name for s in steps], "seconds": seconds},
+            result={"done": [s.name for s in steps], "seconds": seconds, "deleted_pods": replaced},
         )
         deploy_id = run.args.get("deploy_run")
         if deploy_id:
@@ -220,7 +221,6 @@ async def _carry_out(services: Services, run: Run, progress: Progress, ref: Mess
             if deploy is not None and deploy.state == "failed":
                 services.store.update_run(deploy.id, state="rolled_back")
         await progress.update(ref, rollout.render() + f"\n✅ rolled back in {took}")
-        replaced = [pod for pods in rollout.replaced.values() for pod in pods]
         note = (
             f" Deleted {len(replaced)} stuck pod(s) so they were recreated: "
             + ", ".join(f"`{p}`" for p in replaced)
@@ -234,7 +234,7 @@ async def _carry_out(services: Services, run: Run, progress: Progress, ref: Mess
         run.id,
         state="failed",
         step=f"failed at {failure.step.name}",
-        result={"error": failure.reason, "seconds": seconds},
+        result={"error": failure.reason, "seconds": seconds, "deleted_pods": replaced},
     )
     await progress.update(ref, rollout.render() + f"\n❌ rollback failed after {took}")
     where = " see the thread for logs and events." if failure.details else ""

@@ -101,6 +101,7 @@ async def test_rollback_after_a_failed_canary_deletes_only_the_broken_pod(
         assert sts["spec"]["updateStrategy"]["rollingUpdate"]["partition"] == 0
         (rollback,) = bot.store.recent_runs(kinds=["rollback"])
         assert rollback.state == "succeeded"
+        assert rollback.result["deleted_pods"] == ["validator-3"]
 
 
 async def test_on_a_parallel_statefulset_the_rollback_deletes_nothing(tmp_path: Path) -> None:
