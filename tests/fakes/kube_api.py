@@ -422,6 +422,7 @@ class KubeFake:
         crash_interval: float | None = None,
         history_limit: int = 10_000,
         progress_deadline_scale: float = 1.0,
+        termination_delay: float = 0.0,
         token: str = "fake-kube-token",
         allow_anonymous: bool = True,
     ) -> None:
@@ -430,6 +431,7 @@ class KubeFake:
             crash_interval=crash_interval,
             history_limit=history_limit,
             progress_deadline_scale=progress_deadline_scale,
+            termination_delay=termination_delay,
         )
         self.token = token
         self.allow_anonymous = allow_anonymous

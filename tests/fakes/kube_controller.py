@@ -123,8 +123,12 @@ class FakeCluster:
         crash_interval: float | None = None,
         history_limit: int = 10_000,
         progress_deadline_scale: float = 1.0,
+        termination_delay: float = 0.0,
     ) -> None:
         self.ready_delay = ready_delay
+        self.termination_delay = termination_delay
+        """Seconds a pod deleted through the API stays Terminating (``deletionTimestamp``
+        set) before it is gone; 0: at once. The controllers' own deletions are immediate."""
         self.crash_interval = crash_interval if crash_interval is not None else ready_delay * 2
         self.progress_deadline_scale = progress_deadline_scale
         self.bad_images: dict[str, str] = {}
@@ -187,10 +191,32 @@ class FakeCluster:
         return obj
 
     def delete(self, resource: str, namespace: str, name: str) -> Obj | None:
-        """Remove an object (a DELETED event) and let its owner's controller react."""
-        obj = self.objects[resource].pop((namespace, name), None)
+        """Remove an object (a DELETED event) and let its owner's controller react.
+
+        A pod with :attr:`termination_delay` set is first marked Terminating (a
+        MODIFIED event with ``deletionTimestamp``) and removed that much later; deleting
+        a Terminating pod again changes nothing.
+        """
+        obj = self.objects[resource].get((namespace, name))
         if obj is None:
             return None
+        if resource == "pods" and self.termination_delay > 0:
+            meta = obj["metadata"]
+            if "deletionTimestamp" not in meta:
+                meta["deletionTimestamp"] = now_iso()
+                meta["deletionGracePeriodSeconds"] = max(1, round(self.termination_delay))
+                self._changed("pods", obj)
+                self._after_change("pods", obj)
+                uid = meta["uid"]
+                self.later(self.termination_delay, lambda: self._remove(namespace, name, uid))
+            return obj
+        return self._remove(namespace, name, obj["metadata"]["uid"], resource)
+
+    def _remove(self, namespace: str, name: str, uid: str, resource: str = "pods") -> Obj | None:
+        obj = self.objects[resource].get((namespace, name))
+        if obj is None or obj["metadata"]["uid"] != uid:
+            return None
+        del self.objects[resource][(namespace, name)]
         self._record(resource, "DELETED", obj)
         self._after_change(resource, obj)
         return obj
@@ -459,7 +485,12 @@ class FakeCluster:
             sts, pods, replicas, monotonic, partition, current_revision, update_revision
         )
         blocked = monotonic and (
-            acted or any(not _pod_running_and_ready(p) for o, p in pods.items() if o < replicas)
+            acted
+            or any(
+                _terminating(p) or not _pod_running_and_ready(p)
+                for o, p in pods.items()
+                if o < replicas
+            )
         )
         if not blocked:
             condemned = sorted((o for o in pods if o >= replicas), reverse=True)
@@ -475,7 +506,7 @@ class FakeCluster:
                 pod = pods.get(ordinal)
                 if pod is None:
                     break
-                if revision(pod) != update_revision:
+                if revision(pod) != update_revision and not _terminating(pod):
                     self._delete_pod(sts, pods.pop(ordinal))
                     acted = True
                     break
@@ -526,7 +557,7 @@ class FakeCluster:
                 acted = True
                 if monotonic:
                     return True
-            elif monotonic and not _pod_running_and_ready(pod):
+            elif monotonic and (_terminating(pod) or not _pod_running_and_ready(pod)):
                 return acted
         return acted
 
@@ -863,6 +894,10 @@ def _pod_ready(pod: Obj) -> bool:
     return any(
         c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", ())
     )
+
+
+def _terminating(pod: Obj) -> bool:
+    return "deletionTimestamp" in pod["metadata"]
 
 
 def _pod_running_and_ready(pod: Obj) -> bool:

@@ -242,3 +242,17 @@ async def test_in_slack_the_failure_evidence_and_the_rollback_land_in_the_progre
             assert any(t.startswith("🔁 deleted pod `validator-2`") for t in rollback_thread)
         assert fake.deletes() == [f"/api/v1/namespaces/{NAMESPACE}/pods/validator-2"]
         assert set(pod_images(fake, "validator").values()) == {OLD}
+
+
+async def test_a_pod_that_takes_time_to_terminate_is_deleted_once(tmp_path: Path) -> None:
+    async with KubeFake(ready_delay=0.005, termination_delay=0.3) as fake:
+        build_testnet(fake, validators=3)
+        kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
+        async with ShellBot(make_config(tmp_path, **network_config(kubeconfig))) as bot:
+            fake.bad_images[NEW] = "CrashLoopBackOff"
+            bot.console.answers.put_nowait("y")
+            await bot.say("/testnet deploy v0.62.0 --canary", answer="n")
+            out = await bot.say("/testnet rollback", answer="y")
+        assert "✅ `alpha` is back on its previous images" in out
+        assert fake.deletes() == [f"/api/v1/namespaces/{NAMESPACE}/pods/validator-2"]
+        assert set(pod_images(fake, "validator").values()) == {OLD}

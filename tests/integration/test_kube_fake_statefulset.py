@@ -160,3 +160,20 @@ async def test_delete_checks_the_uid_precondition_and_rbac(
         await kube.delete_pod("default", "validator-0", uid=before["uid"])
     assert refused.value.status == 403 and "cannot delete resource" in refused.value.message
     assert pod(fake, "validator-0") == before
+
+
+async def test_a_deleted_pod_stays_terminating_and_ordered_ready_waits_for_it(
+    tmp_path: Path,
+) -> None:
+    async with KubeFake(ready_delay=0.01, termination_delay=0.3) as fake:
+        fake.add_statefulset("validator", replicas=2, containers={"aztec": OLD})
+        async with KubeClient.from_kubeconfig(fake.write_kubeconfig(tmp_path / "k")) as kube:
+            uid = pod(fake, "validator-1")["uid"]
+            assert await kube.delete_pod("default", "validator-1", uid=uid)
+            (terminating,) = [
+                p for p in await kube.list_pods("default", "app=validator") if p.terminating
+            ]
+            assert terminating.name == "validator-1" and terminating.uid == uid
+            assert await kube.delete_pod("default", "validator-1", uid=uid)  # still there
+            await fake.wait_until(lambda: pod(fake, "validator-1")["uid"] != uid, timeout=5)
+            await fake.wait_until(lambda: pod(fake, "validator-1")["ready"] == "True")
