@@ -280,7 +280,8 @@ async def test_dropped_watches_resume_from_last_resource_version(
     async with kube.watch_rollout("default", "StatefulSet", "validator", timeout=30) as watch:
         async for progress in watch:
             snapshots.append(progress)
-            if progress.updated >= 3 and not dropped:
+            # both watches must be open (the first snapshot can come before they are)
+            if progress.updated >= 3 and not dropped and fake.open_watches == 2:
                 dropped = fake.drop_watches()
     assert dropped == 2
     assert snapshots[-1].done
