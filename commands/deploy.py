@@ -15,7 +15,7 @@ from bot.core import ConfirmRequest, MessageRef
 from bot.errors import AlreadyReported, CommandError
 from bot.registry import Help, command, workflow
 from commands.gate import after_rollout
-from commands.rollback import execute_rollback, rollback_steps_from_deploy
+from commands.rollback import RestorePlan, execute_rollback, steps_to_restore
 from commands.rollout import Progress, describe_plan, elapsed, plan_steps
 from commands.runs import check_network_free, kube_for, resumed_progress, roll_run, start_run
 from commands.versions import Version
@@ -135,9 +135,10 @@ async def execute_deploy(
         },
     )
     await progress.update(ref, rollout.render() + f"\n❌ failed after {took}")
+    evidence = " Logs and events are in the thread." if failure.details else ""
     await progress.reply(
         f"❌ Deploy of `{run.args['version']}` to `{name}` failed at {failure.step.kind} "
-        f"`{failure.step.name}`: {failure.reason}. Logs and events are in the thread."
+        f"`{failure.step.name}`: {failure.reason}.{evidence}"
     )
     await _after_failure(services, run, progress, ctx)
     return False
@@ -148,7 +149,15 @@ async def _after_failure(
 ) -> None:
     name = run.network or ""
     net = services.config.networks[name]
-    steps = rollback_steps_from_deploy(run)
+    try:
+        restore = await steps_to_restore(services, run)
+    except KubeError as exc:
+        await progress.reply(f"Cannot plan the rollback of `{name}`: {exc}")
+        return
+    if not restore.steps:
+        await progress.reply(f"Nothing to roll back: the deploy changed nothing on `{name}`.")
+        return
+    steps = restore.steps
     if net.auto_rollback:
         await progress.reply(f"↩️ Rolling `{name}` back to the previous images (auto_rollback).")
         await execute_rollback(
@@ -159,7 +168,7 @@ async def _after_failure(
     if ctx is None or not services.permissions.has(ctx.invocation.actor, "rollback"):
         await progress.reply(hint)
         return
-    plan = "\n".join([f"Roll `{name}` back to the images it ran before?", *describe_plan(steps)])
+    plan = _rollback_question(name, restore)
     answer = await ctx.confirm(
         ConfirmRequest(
             command="rollback",
@@ -173,6 +182,10 @@ async def _after_failure(
         await progress.reply(f"Not rolled back ({answer.reason}). {hint}")
         return
     await execute_rollback(services, name, steps, progress, owner=ctx.actor_name, deploy_run=run)
+
+
+def _rollback_question(name: str, restore: RestorePlan) -> str:
+    return "\n".join([f"Roll `{name}` back to the images it ran before?", *restore.lines])
 
 
 @workflow("deploy")

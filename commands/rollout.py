@@ -1,6 +1,13 @@
 """Rolling images out workload by workload and following each rollout: shared by
 deploy and rollback. Progress is one message edited in place; details go to its
-thread; a failure report names the failing pods with their logs and events."""
+thread; a failure report names the failing pods with their logs and events.
+
+A rollback also repairs what the StatefulSet controller will not: with
+``podManagementPolicy: OrderedReady`` a pod left on the bad revision that is not
+Ready blocks the restored template for ever (the Kubernetes docs' "forced
+rollback"), so the rollback deletes exactly those pods, by uid, and the controller
+recreates them from the restored template.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +19,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.config import NetworkConfig
 from bot.core import MessageRef
+from commands.rollout_report import (
+    current_pods,
+    pod_report,
+    pods_to_report,
+    with_unpulled_images,
+)
 from integrations.kube_models import KubeError, Pod, RolloutProgress, same_repository
 from state.store import Store
 
 if TYPE_CHECKING:
     from integrations.kube import KubeClient
-
-LOG_LINES = 20
-EVENTS_SHOWN = 5
-PODS_REPORTED = 3
 
 
 class Progress(Protocol):
@@ -145,8 +154,15 @@ class Rollout:
         ref: MessageRef,
         store: Store,
         run_id: str,
+        replace_stuck: bool = False,
     ) -> None:
+        """``replace_stuck`` (rollbacks): delete pods of OrderedReady StatefulSets that
+        sit on another revision than the restored one and are not Ready."""
         self.kube = kube
+        self.replace_stuck = replace_stuck
+        self.replaced: dict[str, list[str]] = {}
+        """Step name → the pods this rollout deleted so their controller recreates them."""
+        self._replaced_uids: set[str] = set()
         self.net = net
         self.steps = steps
         self.title = title
@@ -198,12 +214,16 @@ class Rollout:
                 return failure
         self.store.update_run(self.run_id, step=f"rolling {step.kind} {step.name}")
         await self.kube.set_images(ns, step.kind, step.name, step.after)
+        ordered_ready = False
         if step.kind == "StatefulSet":
             current = await self.kube.get_workload(ns, step.kind, step.name)
+            ordered_ready = current.pod_management_policy != "Parallel"
             if current.partition:
                 await self.kube.set_partition(ns, step.name, 0)
         step.state = "rolling"
-        return await self._follow(step, self.net.progress_deadline)
+        return await self._follow(
+            step, self.net.progress_deadline, replace=self.replace_stuck and ordered_ready
+        )
 
     async def _canary(self, step: Step) -> Failure | None:
         ns = self.net.namespace
@@ -242,48 +262,97 @@ class Rollout:
         )
         return None
 
-    async def _follow(self, step: Step, timeout: float, *, canary: bool = False) -> Failure | None:
+    async def _follow(
+        self, step: Step, timeout: float, *, canary: bool = False, replace: bool = False
+    ) -> Failure | None:
+        """Follow one workload's rollout to its end; with ``replace``, delete the pods
+        the controller will not replace by itself as the watch reports them."""
         ns = self.net.namespace
         last: RolloutProgress | None = None
+        known: dict[str, Pod] = {}
         async with self.kube.watch_rollout(ns, step.kind, step.name, timeout=timeout) as watch:
             async for snapshot in watch:
                 last = snapshot
+                known = watch.pods
+                if replace and snapshot.stuck_pods:
+                    refused = await self._replace_stuck(step, snapshot.stuck_pods, known)
+                    if refused is not None:
+                        return refused
                 wanted = 1 if canary else snapshot.desired
                 updated = min(snapshot.updated, wanted)
                 step.detail = (
                     f"{snapshot.ready}/{snapshot.desired} ready, {updated}/{wanted} updated "
                     f"{bar(updated, wanted)}"
-                )
+                ) + self._replaced_note(step)
                 await self._show()
         if last is None or last.failure is not None or not last.done:
             reason = (
                 last.failure if last is not None and last.failure else "the rollout did not finish"
             )
             pods = last.failing_pods if last is not None else ()
-            return await self._failure(step, reason, pods)
-        step.detail = f"{last.ready}/{last.desired} ready" + (" (canary)" if canary else "")
+            return await self._failure(step, reason, pods, known)
+        step.detail = (
+            f"{last.ready}/{last.desired} ready"
+            + (" (canary)" if canary else "")
+            + self._replaced_note(step)
+        )
         return None
 
-    async def _failure(self, step: Step, reason: str, pods: Sequence[str]) -> Failure:
-        """Gather logs and events of the failing pods into the thread."""
-        failure = Failure(step, reason, tuple(pods))
+    def _replaced_note(self, step: Step) -> str:
+        names = self.replaced.get(step.name)
+        return f"; replaced stuck pod(s) {', '.join(names)}" if names else ""
+
+    async def _replace_stuck(
+        self, step: Step, names: Sequence[str], known: Mapping[str, Pod]
+    ) -> Failure | None:
+        """Delete each stuck pod once (by uid) and say so in the thread; a Failure when
+        Kubernetes refuses (for example without ``delete`` on pods)."""
         ns = self.net.namespace
-        container = next(iter(step.after), None)
-        for name in list(pods)[:PODS_REPORTED]:
+        for name in names:
+            pod = known.get(name)
+            if pod is None or not pod.uid or pod.uid in self._replaced_uids:
+                continue
+            self._replaced_uids.add(pod.uid)
+            why = pod.failing_reason or pod.waiting_reason or "not Ready"
             try:
-                logs = await self.kube.pod_logs(ns, name, container=container, tail_lines=LOG_LINES)
+                deleted = await self.kube.delete_pod(ns, name, uid=pod.uid)
             except KubeError as exc:
-                logs = f"(no logs: {exc})"
-            try:
-                events = (await self.kube.list_events(ns, name))[-EVENTS_SHOWN:]
-            except KubeError as exc:
-                events = []
-                logs += f"\n(no events: {exc})"
-            event_lines = "\n".join(f"{e.type} {e.reason}: {e.message}" for e in events) or "(none)"
+                reason = f"cannot delete the stuck pod `{name}` in `{ns}`: {exc}"
+                if exc.status == 403:
+                    reason += " (the bot needs `delete` on pods in this namespace)"
+                return await self._failure(step, reason, (name,), known)
+            if not deleted:
+                continue  # gone or replaced meanwhile: nothing left to repair
+            self.replaced.setdefault(step.name, []).append(name)
+            await self.progress.reply_in_thread(
+                self.ref,
+                f"🔁 deleted pod `{name}` of {step.kind} `{step.name}` in `{ns}`: it ran the "
+                f"bad revision and was not Ready ({why}), which blocks an OrderedReady "
+                "StatefulSet; it is recreated from the restored template",
+            )
+        return None
+
+    async def _failure(
+        self,
+        step: Step,
+        reason: str,
+        pods: Sequence[str],
+        known: Mapping[str, Pod] | None = None,
+    ) -> Failure:
+        """Post the evidence about the failing pods (or, when none are named, the pods
+        that are not Ready) to the thread; always at least one thread reply."""
+        ns = self.net.namespace
+        names = pods_to_report(pods, known or {})
+        found = await current_pods(self.kube, ns, names, known or {})
+        failure = Failure(step, with_unpulled_images(reason, found), tuple(pods) or tuple(names))
+        for pod in found:
+            text = await pod_report(self.kube, ns, pod, containers=list(step.after))
+            failure.details.append(text)
+            await self.progress.reply_in_thread(self.ref, text)
+        if not failure.details:
             text = (
-                f"❌ pod `{name}`\nlast {LOG_LINES} log lines:\n"
-                f"```{logs.rstrip() or '(empty)'}```\n"
-                f"events:\n```{event_lines}```"
+                f"❌ {step.kind} `{step.name}`: {failure.reason}. No pod of it is failing "
+                "or unready now, so there are no pod logs or events to show."
             )
             failure.details.append(text)
             await self.progress.reply_in_thread(self.ref, text)

@@ -90,6 +90,7 @@ async def roll_run(
         ref=ref,
         store=services.store,
         run_id=run.id,
+        replace_stuck=run.kind == "rollback",
     )
     try:
         return rollout, await rollout.run(done_steps=run.result.get("done", []))

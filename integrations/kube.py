@@ -424,17 +424,52 @@ class KubeClient:
             raise _api_error(exc, what) from exc
         return body.decode("utf-8", errors="replace")
 
-    async def list_events(self, namespace: str, involved_name: str | None = None) -> list[Event]:
-        """Events of ``namespace`` (only about ``involved_name`` if given), oldest first."""
+    async def list_events(
+        self, namespace: str, involved_name: str | None = None, *, involved_uid: str | None = None
+    ) -> list[Event]:
+        """Events of ``namespace``, oldest first: only about ``involved_name`` if given,
+        and only about the object with ``involved_uid`` (one incarnation of a pod that
+        was recreated under the same name) if given."""
         kwargs: dict[str, Any] = {"_request_timeout": self.request_timeout}
+        selectors = []
         if involved_name is not None:
-            kwargs["field_selector"] = f"involvedObject.name={involved_name}"
+            selectors.append(f"involvedObject.name={involved_name}")
+        if involved_uid:
+            selectors.append(f"involvedObject.uid={involved_uid}")
+        if selectors:
+            kwargs["field_selector"] = ",".join(selectors)
         raw = await self._json(
             f"listing events in {namespace}",
             self._core().list_namespaced_event(namespace, **kwargs),
         )
         events = [event_from_json(e) for e in raw.get("items") or ()]
+        if involved_uid:  # in case a server ignores the field selector on uid
+            events = [e for e in events if e.involved_uid in ("", involved_uid)]
         return sorted(events, key=lambda e: (e.last_seen is not None, e.last_seen or 0))
+
+    async def delete_pod(self, namespace: str, name: str, *, uid: str | None = None) -> bool:
+        """Delete one pod so its controller recreates it; with ``uid``, only that
+        incarnation (a precondition the API server checks).
+
+        True when this call deleted it; False when it was already gone or already
+        replaced by a pod with another uid. KubeError for anything else (403 when the
+        bot's service account lacks ``delete`` on pods).
+        """
+        body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        what = f"deleting pod {namespace}/{name}"
+        try:
+            await self._core().delete_namespaced_pod(
+                name, namespace, body=cast(Any, body), _request_timeout=self.request_timeout
+            )
+        except ApiException as exc:
+            if exc.status in (404, 409):
+                return False
+            raise _api_error(exc, what) from exc
+        except _ANY_ERROR as exc:
+            raise _api_error(exc, what) from exc
+        return True
 
     async def list_services(
         self, namespace: str, names: Sequence[str] | None = None
@@ -602,6 +637,11 @@ class RolloutWatch:
     def __aiter__(self) -> AsyncIterator[RolloutProgress]:
         return self
 
+    @property
+    def pods(self) -> dict[str, Pod]:
+        """The workload's pods as last seen by the watch, by name."""
+        return dict(self._pods)
+
     async def aclose(self) -> None:
         """Stop both watches (idempotent)."""
         self._finished = True
@@ -765,6 +805,7 @@ class RolloutWatch:
                 failure=f"timed out after {self.timeout:g}s: {last.message}",
                 message=f"timed out after {self.timeout:g}s: {last.message}",
                 failing_pods=last.failing_pods,
+                stuck_pods=last.stuck_pods,
             )
         self._apply(item)
         while not self._queue.empty():  # take a burst of events in one go

@@ -148,6 +148,8 @@ class Workload:
     update_revision: str | None = None
     conditions: tuple[WorkloadCondition, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
+    pod_management_policy: str = "OrderedReady"
+    """A StatefulSet's ``spec.podManagementPolicy`` (``OrderedReady`` or ``Parallel``)."""
 
     @property
     def available(self) -> int:
@@ -200,6 +202,7 @@ def workload_from_json(kind: WorkloadKind, obj: JsonObj) -> Workload:
             for c in status.get("conditions") or ()
         ),
         labels=dict(meta.get("labels") or {}),
+        pod_management_policy=str(spec.get("podManagementPolicy") or "OrderedReady"),
     )
 
 
@@ -216,6 +219,13 @@ class ContainerState:
     restarts: int
     waiting_reason: str | None
     waiting_message: str | None
+    started: bool = True
+    """Whether this container ever ran (so it can have logs): running or terminated
+    now, terminated before, or restarted at least once."""
+
+
+PULL_FAILURE_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
+"""Waiting reasons that mean the container's image could not be pulled."""
 
 
 @dataclass(frozen=True)
@@ -234,6 +244,12 @@ class Pod:
     owner: str | None
     containers: tuple[ContainerState, ...] = ()
     node: str | None = None
+    uid: str = ""
+    """This incarnation's uid: a pod recreated under the same name gets a new one."""
+    container_images: Mapping[str, str] = field(default_factory=dict)
+    """Container and init container name → image, from the pod's spec."""
+    terminating: bool = False
+    """The pod has a ``deletionTimestamp``: it is going away."""
 
     @property
     def failing_reason(self) -> str | None:
@@ -242,6 +258,26 @@ class Pod:
             (c.waiting_reason for c in self.containers if c.waiting_reason in FAILING_WAIT_REASONS),
             None,
         )
+
+    @property
+    def failing_container(self) -> ContainerState | None:
+        """The first container in a :data:`FAILING_WAIT_REASONS` state, if any."""
+        return next((c for c in self.containers if c.waiting_reason in FAILING_WAIT_REASONS), None)
+
+    @property
+    def unpulled_images(self) -> tuple[str, ...]:
+        """Images of this pod's containers that could not be pulled."""
+        return tuple(
+            dict.fromkeys(
+                c.image or self.container_images.get(c.name, "")
+                for c in self.containers
+                if c.waiting_reason in PULL_FAILURE_REASONS
+            )
+        )
+
+    def container(self, name: str) -> ContainerState | None:
+        """The status of the container called ``name``, if the pod reports one."""
+        return next((c for c in self.containers if c.name == name), None)
 
 
 def pod_from_json(obj: JsonObj) -> Pod:
@@ -256,6 +292,7 @@ def pod_from_json(obj: JsonObj) -> Pod:
             restarts=_int(s.get("restartCount")),
             waiting_reason=((s.get("state") or {}).get("waiting") or {}).get("reason"),
             waiting_message=((s.get("state") or {}).get("waiting") or {}).get("message"),
+            started=_ever_started(s),
         )
         for s in statuses
     )
@@ -284,6 +321,24 @@ def pod_from_json(obj: JsonObj) -> Pod:
         owner=owner,
         containers=containers,
         node=spec.get("nodeName"),
+        uid=str(meta.get("uid") or ""),
+        container_images={
+            str(c["name"]): str(c.get("image") or "")
+            for key in ("containers", "initContainers")
+            for c in spec.get(key) or ()
+        },
+        terminating=bool(meta.get("deletionTimestamp")),
+    )
+
+
+def _ever_started(status: JsonObj) -> bool:
+    state, last = status.get("state") or {}, status.get("lastState") or {}
+    return bool(
+        "running" in state
+        or "terminated" in state
+        or "terminated" in last
+        or _int(status.get("restartCount"))
+        or status.get("started")
     )
 
 
@@ -301,6 +356,7 @@ class Event:
     last_seen: datetime | None
     involved_kind: str
     involved_name: str
+    involved_uid: str = ""
 
 
 def event_from_json(obj: JsonObj) -> Event:
@@ -317,6 +373,7 @@ def event_from_json(obj: JsonObj) -> Event:
         last_seen=parse_time(seen),
         involved_kind=ref.get("kind") or "",
         involved_name=ref.get("name") or "",
+        involved_uid=ref.get("uid") or "",
     )
 
 
@@ -436,6 +493,9 @@ class RolloutProgress:
     failure: str | None
     message: str
     failing_pods: tuple[str, ...] = ()
+    stuck_pods: tuple[str, ...] = ()
+    """StatefulSet pods (ordinal >= partition) not at the update revision and not Ready:
+    with ``OrderedReady`` the controller will not replace them by itself."""
 
     @property
     def finished(self) -> bool:
@@ -461,6 +521,7 @@ def rollout_progress(workload: Workload, pods: Sequence[Pod]) -> RolloutProgress
     if failing:
         reasons = sorted({p.failing_reason or "" for p in failing})
         failure = f"{len(failing)} pod(s) in {'/'.join(reasons)}: {', '.join(failing_names)}"
+    stuck = _stuck_pods(workload, pods)
     done, message = _rollout_status(workload)
     if done:
         failure = None
@@ -480,7 +541,27 @@ def rollout_progress(workload: Workload, pods: Sequence[Pod]) -> RolloutProgress
         failure=failure,
         message=message if failure is None else failure,
         failing_pods=failing_names,
+        stuck_pods=stuck,
     )
+
+
+def _stuck_pods(workload: Workload, pods: Sequence[Pod]) -> tuple[str, ...]:
+    """Pods a StatefulSet controller will not replace by itself: not Ready, not going
+    away, at or above the partition, on another revision than the update revision."""
+    if workload.kind != "StatefulSet" or not workload.update_revision:
+        return ()
+    if workload.observed_generation < workload.generation:
+        return ()  # the controller has not computed the update revision of this spec yet
+    floor = workload.partition or 0
+    stuck = [
+        p
+        for p in pods
+        if not p.ready
+        and not p.terminating
+        and p.labels.get("controller-revision-hash") != workload.update_revision
+        and _ordinal_key(p.name)[1] >= floor
+    ]
+    return tuple(p.name for p in sorted(stuck, key=lambda p: _ordinal_key(p.name)))
 
 
 def _rollout_status(w: Workload) -> tuple[bool, str]:

@@ -12,7 +12,7 @@ controllers of :class:`~tests.fakes.kube_controller.FakeCluster` behind it::
 
 Covered: discovery (``/version``, ``/api``, ``/apis``, group versions), apps/v1
 statefulsets and deployments (list, get, create, patch with strategic-merge, merge and
-JSON patches, watch), core/v1 pods (list, get, delete, watch, ``log``), services and
+JSON patches, watch), core/v1 pods (list, get, delete with ``preconditions``, watch, ``log``), services and
 events (list, get, watch), batch/v1 jobs (create, get, list). Lists take
 ``labelSelector`` and ``fieldSelector``; watches take ``watch=true|True|1``,
 ``resourceVersion`` (older than the kept history: an ``ERROR`` event with 410 Gone) and
@@ -422,6 +422,7 @@ class KubeFake:
         crash_interval: float | None = None,
         history_limit: int = 10_000,
         progress_deadline_scale: float = 1.0,
+        termination_delay: float = 0.0,
         token: str = "fake-kube-token",
         allow_anonymous: bool = True,
     ) -> None:
@@ -430,6 +431,7 @@ class KubeFake:
             crash_interval=crash_interval,
             history_limit=history_limit,
             progress_deadline_scale=progress_deadline_scale,
+            termination_delay=termination_delay,
         )
         self.token = token
         self.allow_anonymous = allow_anonymous
@@ -438,6 +440,9 @@ class KubeFake:
         self._runner: web.AppRunner | None = None
         self.open_watches = 0
         """Watch streams currently open."""
+        self.forbidden: set[tuple[str, str]] = set()
+        """(verb, resource) pairs the client's service account lacks, e.g. ``("delete",
+        "pods")``: such requests get RBAC's 403 Forbidden."""
 
     # ------------------------------------------------------------ lifecycle
 
@@ -515,12 +520,14 @@ class KubeFake:
         labels: Mapping[str, str] | None = None,
         partition: int | None = None,
         ready: bool = True,
+        pod_management_policy: str = "OrderedReady",
     ) -> Obj:
-        """Create a StatefulSet (its pods are created at once and Ready when ``ready``)."""
+        """Create a StatefulSet (its pods are created at once and Ready when ``ready``);
+        ``pod_management_policy`` is ``"OrderedReady"`` (the API's default) or ``"Parallel"``."""
         spec: Obj = {
             "replicas": replicas,
             "serviceName": name,
-            "podManagementPolicy": "OrderedReady",
+            "podManagementPolicy": pod_management_policy,
             "updateStrategy": {
                 "type": "RollingUpdate",
                 "rollingUpdate": {"partition": partition or 0},
@@ -700,6 +707,10 @@ class KubeFake:
     def count(self, method: str, path: str) -> int:
         """How many ``method`` requests hit exactly ``path`` (query string ignored)."""
         return sum(r.method == method and r.path == path for r in self.requests)
+
+    def deletes(self) -> list[str]:
+        """The paths of every DELETE request received, oldest first (the fake's DELETE log)."""
+        return [r.path for r in self.requests if r.method == "DELETE"]
 
     def watch_requests(self, path: str) -> list[RecordedRequest]:
         """The watch requests made on the collection ``path``, oldest first."""
@@ -909,9 +920,37 @@ class KubeFake:
         if request.method == "PATCH":
             return await self._patch(request, resource, obj)
         if request.method == "DELETE" and resource in ("pods", "jobs", "services"):
-            deleted = self.cluster.delete(resource, namespace, name)
-            return web.json_response(deleted)
+            if ("delete", resource) in self.forbidden:
+                return _forbidden("delete", resource, name, namespace)
+            return await self._delete(request, resource, obj)
         return status_response(405, "MethodNotAllowed", f"{request.method} is not supported here")
+
+    async def _delete(self, request: web.Request, resource: str, obj: Obj) -> web.Response:
+        """DELETE with optional ``DeleteOptions``: a ``preconditions`` uid or
+        resourceVersion that does not match the stored object is a 409 Conflict and
+        deletes nothing, as the API server answers."""
+        meta = obj["metadata"]
+        options: Any = {}
+        if request.can_read_body:
+            try:
+                options = json.loads(await request.text() or "{}")
+            except json.JSONDecodeError:
+                return status_response(400, "BadRequest", "request body is not JSON")
+        preconditions = (options.get("preconditions") if isinstance(options, dict) else None) or {}
+        for field, key in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+            wanted = preconditions.get(field)
+            if wanted is not None and wanted != meta.get(field):
+                return status_response(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on {resource} "{meta["name"]}": '
+                    f"Precondition failed: {key} in precondition: {wanted}, "
+                    f"{key} in object meta: {meta.get(field)}",
+                    name=meta["name"],
+                    kind=resource,
+                )
+        deleted = self.cluster.delete(resource, meta["namespace"], meta["name"])
+        return web.json_response(deleted)
 
     async def _patch(self, request: web.Request, resource: str, obj: Obj) -> web.Response:
         content_type = request.content_type
@@ -1065,6 +1104,20 @@ class KubeFake:
             for line in lines
         )
         return web.Response(text=text, content_type="text/plain")
+
+
+def _forbidden(verb: str, resource: str, name: str, namespace: str) -> web.Response:
+    """RBAC's answer to a request the service account has no rule for."""
+    group = API_VERSION_OF[resource].rpartition("/")[0]
+    return status_response(
+        403,
+        "Forbidden",
+        f'{resource} "{name}" is forbidden: User "system:serviceaccount:testnet-bot:testnet-bot" '
+        f'cannot {verb} resource "{resource}" in API group "{group}" in the namespace '
+        f'"{namespace}"',
+        name=name,
+        kind=resource,
+    )
 
 
 def _is_watch(query: Mapping[str, str]) -> bool:

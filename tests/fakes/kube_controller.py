@@ -7,7 +7,11 @@ kube-controller-manager and the kubelet would:
 
 - a StatefulSet owns pods ``<name>-0 .. <name>-N-1``; a new pod template replaces them
   one at a time, highest ordinal first, only ordinals ``>= partition``, the next only
-  once the previous replacement is Ready;
+  once the previous replacement is Ready; with ``podManagementPolicy: OrderedReady``
+  (the default) a pod that is not Running and Ready blocks every creation, update and
+  scale-down, so a broken pod stays until someone deletes it (the docs' "forced
+  rollback"); with ``Parallel`` it blocks nothing; a deleted pod is recreated from the
+  current revision below the partition and from the update revision at or above it;
 - a Deployment owns pods ``<name>-<template hash>-<suffix>``; a new template surges one
   new pod at a time and removes an old pod once the new one is Ready; the
   ``Progressing`` condition turns ``ProgressDeadlineExceeded`` when no progress is made
@@ -119,8 +123,12 @@ class FakeCluster:
         crash_interval: float | None = None,
         history_limit: int = 10_000,
         progress_deadline_scale: float = 1.0,
+        termination_delay: float = 0.0,
     ) -> None:
         self.ready_delay = ready_delay
+        self.termination_delay = termination_delay
+        """Seconds a pod deleted through the API stays Terminating (``deletionTimestamp``
+        set) before it is gone; 0: at once. The controllers' own deletions are immediate."""
         self.crash_interval = crash_interval if crash_interval is not None else ready_delay * 2
         self.progress_deadline_scale = progress_deadline_scale
         self.bad_images: dict[str, str] = {}
@@ -143,6 +151,8 @@ class FakeCluster:
         """(namespace, pod) -> ``time.monotonic()`` when the pod last turned Ready."""
         self._busy: set[tuple[str, str, str]] = set()
         self._dirty: set[tuple[str, str, str]] = set()
+        self._revision_templates: dict[tuple[str, str], Obj] = {}
+        """(namespace, StatefulSet revision name) -> the pod template of that revision."""
 
     # ------------------------------------------------------------ store and watch history
 
@@ -181,10 +191,32 @@ class FakeCluster:
         return obj
 
     def delete(self, resource: str, namespace: str, name: str) -> Obj | None:
-        """Remove an object (a DELETED event) and let its owner's controller react."""
-        obj = self.objects[resource].pop((namespace, name), None)
+        """Remove an object (a DELETED event) and let its owner's controller react.
+
+        A pod with :attr:`termination_delay` set is first marked Terminating (a
+        MODIFIED event with ``deletionTimestamp``) and removed that much later; deleting
+        a Terminating pod again changes nothing.
+        """
+        obj = self.objects[resource].get((namespace, name))
         if obj is None:
             return None
+        if resource == "pods" and self.termination_delay > 0:
+            meta = obj["metadata"]
+            if "deletionTimestamp" not in meta:
+                meta["deletionTimestamp"] = now_iso()
+                meta["deletionGracePeriodSeconds"] = max(1, round(self.termination_delay))
+                self._changed("pods", obj)
+                self._after_change("pods", obj)
+                uid = meta["uid"]
+                self.later(self.termination_delay, lambda: self._remove(namespace, name, uid))
+            return obj
+        return self._remove(namespace, name, obj["metadata"]["uid"], resource)
+
+    def _remove(self, namespace: str, name: str, uid: str, resource: str = "pods") -> Obj | None:
+        obj = self.objects[resource].get((namespace, name))
+        if obj is None or obj["metadata"]["uid"] != uid:
+            return None
+        del self.objects[resource][(namespace, name)]
         self._record(resource, "DELETED", obj)
         self._after_change(resource, obj)
         return obj
@@ -421,58 +453,78 @@ class FakeCluster:
         ]
 
     def _reconcile_statefulset(self, sts: Obj) -> bool:
+        """One pass of the StatefulSet controller, as the Kubernetes docs describe it.
+
+        Missing ordinals are created (ordinals below the partition from the current
+        revision, the rest from the update revision). With ``podManagementPolicy:
+        OrderedReady`` (the default) the controller stops at the first pod that is not
+        Running and Ready: it creates nothing after it, and updates or scales down
+        nothing while it stays so, even when the template was reverted (the docs'
+        "forced rollback": such a pod must be deleted by hand). With ``Parallel`` it
+        creates every missing pod at once and does not wait. A rolling update then
+        replaces the highest ordinal >= partition that is not at the update revision,
+        one at a time, waiting while the pod it last replaced is not Ready.
+        """
         meta, spec = sts["metadata"], sts["spec"]
-        name = meta["name"]
+        name, namespace = meta["name"], meta["namespace"]
         replicas = spec.get("replicas", 1)
         strategy = spec.get("updateStrategy") or {}
-        partition = (strategy.get("rollingUpdate") or {}).get("partition") or 0
+        rolling = strategy.get("type", "RollingUpdate") == "RollingUpdate"
+        partition = ((strategy.get("rollingUpdate") or {}).get("partition") or 0) if rolling else 0
+        monotonic = spec.get("podManagementPolicy", "OrderedReady") != "Parallel"
         update_revision = f"{name}-{template_hash(spec['template'])}"
+        self._revision_templates[(namespace, update_revision)] = copy.deepcopy(spec["template"])
+        status = sts.get("status") or {}
+        current_revision = status.get("currentRevision") or update_revision
         pods = {int(p["metadata"]["name"].rsplit("-", 1)[1]): p for p in self.owned_pods(sts)}
 
         def revision(pod: Obj) -> str:
             return str(pod["metadata"]["labels"].get("controller-revision-hash"))
 
-        acted = False
-        for ordinal in sorted(pods, reverse=True):  # scale down, highest first
-            if ordinal >= replicas:
+        acted = self._statefulset_replicas(
+            sts, pods, replicas, monotonic, partition, current_revision, update_revision
+        )
+        blocked = monotonic and (
+            acted
+            or any(
+                _terminating(p) or not _pod_running_and_ready(p)
+                for o, p in pods.items()
+                if o < replicas
+            )
+        )
+        if not blocked:
+            condemned = sorted((o for o in pods if o >= replicas), reverse=True)
+            for ordinal in condemned:
                 self._delete_pod(sts, pods.pop(ordinal))
                 acted = True
-                break
-        missing = [o for o in range(replicas) if o not in pods]
-        if not acted and missing:
-            if all(_pod_ready(pods[o]) for o in pods if o < missing[0]):
-                pods[missing[0]] = self._create_pod(sts, f"{name}-{missing[0]}", update_revision)
-                acted = True
-        if not acted and strategy.get("type", "RollingUpdate") == "RollingUpdate":
-            stale = sorted(
-                (o for o, p in pods.items() if o >= partition and revision(p) != update_revision),
-                reverse=True,
-            )
-            unready = [o for o, p in pods.items() if not _pod_ready(p)]
-            broken_stale = [o for o in stale if o in unready]
-            target = None
-            if broken_stale:
-                target = broken_stale[0]
-            elif stale and not unready:
-                target = stale[0]
-            if target is not None:
-                self._delete_pod(sts, pods.pop(target))
-                pods[target] = self._create_pod(sts, f"{name}-{target}", update_revision)
-                acted = True
+                if monotonic:
+                    break
+            if monotonic and condemned:
+                blocked = True
+        if not blocked and not acted and rolling:
+            for ordinal in range(replicas - 1, partition - 1, -1):
+                pod = pods.get(ordinal)
+                if pod is None:
+                    break
+                if revision(pod) != update_revision and not _terminating(pod):
+                    self._delete_pod(sts, pods.pop(ordinal))
+                    acted = True
+                    break
+                if not _pod_ready(pod):
+                    break  # wait for the pod it replaced last
 
         live = [p for o, p in pods.items() if o < replicas]
-        status = sts.setdefault("status", {})
-        current_revision = status.get("currentRevision") or update_revision
-        if live and len(live) == replicas and all(revision(p) == update_revision for p in live):
-            current_revision = update_revision
         ready = sum(_pod_ready(p) for p in live)
+        updated = sum(revision(p) == update_revision for p in live)
+        if updated == replicas and ready == replicas and len(live) == replicas:
+            current_revision = update_revision  # the rolling update is complete
         new_status = {
             "observedGeneration": meta["generation"],
             "replicas": len(pods),
             "readyReplicas": ready,
             "availableReplicas": ready,
             "currentReplicas": sum(revision(p) == current_revision for p in live),
-            "updatedReplicas": sum(revision(p) == update_revision for p in live),
+            "updatedReplicas": updated,
             "currentRevision": current_revision,
             "updateRevision": update_revision,
             "collisionCount": 0,
@@ -480,6 +532,33 @@ class FakeCluster:
         if new_status != status:
             sts["status"] = new_status
             self._changed("statefulsets", sts)
+        return acted
+
+    def _statefulset_replicas(
+        self,
+        sts: Obj,
+        pods: dict[int, Obj],
+        replicas: int,
+        monotonic: bool,
+        partition: int,
+        current_revision: str,
+        update_revision: str,
+    ) -> bool:
+        """Create missing ordinals; OrderedReady creates one only when every lower
+        ordinal is Running and Ready. True when a pod was created."""
+        namespace, name = sts["metadata"]["namespace"], sts["metadata"]["name"]
+        acted = False
+        for ordinal in range(replicas):
+            pod = pods.get(ordinal)
+            if pod is None:
+                revision = current_revision if ordinal < partition else update_revision
+                template = self._revision_templates.get((namespace, revision))
+                pods[ordinal] = self._create_pod(sts, f"{name}-{ordinal}", revision, template)
+                acted = True
+                if monotonic:
+                    return True
+            elif monotonic and (_terminating(pod) or not _pod_running_and_ready(pod)):
+                return acted
         return acted
 
     def _reconcile_deployment(self, dep: Obj) -> bool:
@@ -621,8 +700,10 @@ class FakeCluster:
         name = f"{dep['metadata']['name']}-{pod_hash}-{suffix}"
         return self._create_pod(dep, name, pod_hash)
 
-    def _create_pod(self, owner: Obj, name: str, revision: str) -> Obj:
-        meta, template = owner["metadata"], owner["spec"]["template"]
+    def _create_pod(self, owner: Obj, name: str, revision: str, template: Obj | None = None) -> Obj:
+        """A new pod of ``owner`` from ``template`` (default: the owner's current one)."""
+        meta = owner["metadata"]
+        template = template if template is not None else owner["spec"]["template"]
         labels = dict(template.get("metadata", {}).get("labels", {}))
         if owner["kind"] == "StatefulSet":
             labels["controller-revision-hash"] = revision
@@ -813,6 +894,14 @@ def _pod_ready(pod: Obj) -> bool:
     return any(
         c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", ())
     )
+
+
+def _terminating(pod: Obj) -> bool:
+    return "deletionTimestamp" in pod["metadata"]
+
+
+def _pod_running_and_ready(pod: Obj) -> bool:
+    return pod["status"].get("phase") == "Running" and _pod_ready(pod)
 
 
 def _owner(pod: Obj) -> tuple[str, str] | None:

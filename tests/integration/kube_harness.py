@@ -13,7 +13,9 @@ OLD = f"{IMAGE}:v0.61.0"
 SIDECAR = "fluent/fluent-bit:2.1"
 
 
-def build_testnet(fake: KubeFake, *, validators: int = 48) -> None:
+def build_testnet(
+    fake: KubeFake, *, validators: int = 48, pod_management_policy: str = "OrderedReady"
+) -> None:
     """A validator StatefulSet with a log sidecar, a prover and a bot Deployment."""
     fake.add_statefulset(
         "validator",
@@ -21,6 +23,7 @@ def build_testnet(fake: KubeFake, *, validators: int = 48) -> None:
         replicas=validators,
         containers={"aztec": OLD, "fluent-bit": SIDECAR},
         labels={"app": "validator"},
+        pod_management_policy=pod_management_policy,
     )
     fake.add_deployment(
         "prover",

@@ -205,9 +205,20 @@ async def test_crash_looping_image_fails_naming_the_pod_and_set_images_restores(
 
     restored = await kube.set_images("default", "StatefulSet", "validator", before)
     assert restored == {"main": (f"{NODE}:bad", f"{NODE}:1"), "sidecar": (SIDECAR, SIDECAR)}
+    # OrderedReady: the restored template alone does not replace the broken pod ...
+    async with kube.watch_rollout("default", "StatefulSet", "validator", timeout=30) as watch:
+        first = await anext(watch)
+    assert not first.done and first.stuck_pods == ("validator-4",)
+    assert main_images(fake, "app=validator")["validator-4"] == f"{NODE}:bad"
+    # ... deleting it does (the docs' forced rollback): recreated from the restored template
+    stuck = pods["validator-4"]
+    assert await kube.delete_pod("default", "validator-4", uid=stuck.uid)
     snapshots = await follow(kube.watch_rollout("default", "StatefulSet", "validator", timeout=30))
     assert snapshots[-1].done, snapshots[-1]
     assert set(main_images(fake, "app=validator").values()) == {f"{NODE}:1"}
+    # the uid precondition: that incarnation is gone, so a second delete deletes nothing
+    assert not await kube.delete_pod("default", "validator-4", uid=stuck.uid)
+    assert main_images(fake, "app=validator")["validator-4"] == f"{NODE}:1"
 
 
 async def test_image_pull_failure_of_a_deployment_is_reported(
@@ -269,7 +280,8 @@ async def test_dropped_watches_resume_from_last_resource_version(
     async with kube.watch_rollout("default", "StatefulSet", "validator", timeout=30) as watch:
         async for progress in watch:
             snapshots.append(progress)
-            if progress.updated >= 3 and not dropped:
+            # both watches must be open (the first snapshot can come before they are)
+            if progress.updated >= 3 and not dropped and fake.open_watches == 2:
                 dropped = fake.drop_watches()
     assert dropped == 2
     assert snapshots[-1].done

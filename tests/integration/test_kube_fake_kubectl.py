@@ -291,3 +291,24 @@ async def test_strategic_merge_patch_merges_containers_by_name(fake: KubeFake) -
         async with http.get(url.replace("validator", "ghost")) as response:
             assert response.status == 404
             assert (await response.json())["message"] == 'statefulsets.apps "ghost" not found'
+
+
+@pytest.mark.binary("kubectl")
+async def test_kubectl_delete_pod_and_the_statefulset_recreates_it(
+    fake: KubeFake, kubectl: Kubectl
+) -> None:
+    before = fake.cluster.get("pods", "default", "validator-3")
+    assert before is not None
+    uid = before["metadata"]["uid"]
+    ran = await kubectl("delete", "pod", "validator-3", "--timeout=20s")
+    assert ran.returncode == 0, ran.stderr
+    assert 'pod "validator-3" deleted' in ran.stdout
+    await fake.wait_until(
+        lambda: (
+            (pod := fake.cluster.get("pods", "default", "validator-3")) is not None
+            and pod["metadata"]["uid"] != uid
+        )
+    )
+    assert fake.deletes()[0] == "/api/v1/namespaces/default/pods/validator-3"
+    ran = await kubectl("delete", "pod", "no-such-pod")
+    assert ran.returncode != 0 and 'pods "no-such-pod" not found' in ran.stderr
