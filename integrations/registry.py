@@ -12,7 +12,6 @@ credentials directly.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import Callable
@@ -144,7 +143,7 @@ class RegistryClient:
                         f"the token service of {self.base_url} answered {reply.status}"
                     )
                 body = await reply.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise RegistryUnreachable(
                 f"cannot get a token for {self.base_url}: {_describe(exc)}"
             ) from None
@@ -166,11 +165,11 @@ class RegistryClient:
                 allow_redirects=True,
             ) as response:
                 return response
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise RegistryUnreachable(f"cannot reach {self.base_url}: {_describe(exc)}") from None
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, asyncio.TimeoutError):
+    if isinstance(exc, TimeoutError):
         return "timed out"
     return str(exc) or type(exc).__name__
