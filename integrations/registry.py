@@ -64,7 +64,7 @@ class RegistryClient:
         self._http = http
         self.base_url = base_url.rstrip("/")
         self._basic = (
-            aiohttp.BasicAuth(username, password)
+            aiohttp.encode_basic_auth(username, password)
             if username is not None and password is not None
             else None
         )
@@ -124,15 +124,16 @@ class RegistryClient:
         if scheme.lower() == "basic":
             if self._basic is None:
                 raise RegistryDenied(f"{self.base_url} needs a username and password")
-            return {"Authorization": self._basic.encode()}
+            return {"Authorization": self._basic}
         if scheme.lower() != "bearer" or "realm" not in params:
             raise RegistryDenied(f"{self.base_url} asked for unsupported auth: {scheme or '?'}")
         query = {"scope": params.get("scope") or scope}
         if "service" in params:
             query["service"] = params["service"]
         try:
+            credentials = {"Authorization": self._basic} if self._basic else {}
             async with self._http.get(
-                params["realm"], params=query, auth=self._basic, timeout=self._timeout
+                params["realm"], params=query, headers=credentials, timeout=self._timeout
             ) as reply:
                 if reply.status in (401, 403):
                     raise RegistryDenied(
