@@ -35,8 +35,7 @@ class Version:
         shown = text if len(text) <= 40 else text[:37] + "..."
         if len(text) > MAX_LENGTH or not _VERSION.fullmatch(text):
             raise ValueError(
-                f"`{shown}` is not a release version; use MAJOR.MINOR.PATCH, "
-                "e.g. v0.62.0 or 0.62.0"
+                f"`{shown}` is not a release version; use MAJOR.MINOR.PATCH, e.g. v0.62.0 or 0.62.0"
             )
         return cls(text if text.startswith("v") else f"v{text}")
 

@@ -34,7 +34,7 @@ def test_versions_are_kept_with_their_v(typed: str, normal: str) -> None:
     "bad", ["v0.62", "0.62", "vv0.62.0", "V0.62.0", "v01.2.3", "0.62.0-", "v0.62.0 ", ""]
 )
 def test_malformed_versions_are_refused_with_the_form(bad: str) -> None:
-    with pytest.raises(ValueError, match="MAJOR.MINOR.PATCH"):
+    with pytest.raises(ValueError, match=r"MAJOR\.MINOR\.PATCH"):
         Version.parse(bad)
 
 
