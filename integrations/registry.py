@@ -7,7 +7,8 @@ list, Docker v2 and OCI manifests). A 401 carrying a ``Bearer`` challenge
 (``realm``, ``service``, ``scope``) is answered the registry's way: a token from the
 realm (anonymous, or with Basic credentials for a private registry), kept until it
 expires, then the request again. A ``Basic`` challenge is answered with the
-credentials directly.
+credentials directly. Only ``HEAD`` is sent: no manifest body is downloaded
+(Docker Hub meters manifest ``GET`` s as pulls).
 """
 
 from __future__ import annotations

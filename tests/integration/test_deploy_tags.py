@@ -106,6 +106,8 @@ async def test_with_or_without_v_the_deploy_rolls_the_tag_form_the_network_runs(
         assert run.args["version"] == "v0.62.0" and run.args["tag"] == "0.62.0"
         assert hub.count("HEAD", f"{MANIFESTS}/0.62.0") >= 1
         assert hub.count("HEAD", f"{MANIFESTS}/v0.62.0") == 0
+        history = await bot.say("/testnet history")
+        assert "0.61.0 → 0.62.0" in history and "v0.62.0" not in history.split("→")[-1]
 
 
 async def test_a_network_running_v_tags_keeps_them(tmp_path: Path) -> None:
