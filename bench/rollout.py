@@ -66,6 +66,7 @@ async def bot_run(
                     "namespace": NS,
                     "image": IMAGE,
                     "workloads": [{"kind": "StatefulSet", "selector": "app=validator"}],
+                    "registry": {"check": False},  # this measures the rollout alone
                 }
             },
         }

@@ -24,6 +24,7 @@ from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.permissions import Permissions
 from bot.registry import DEFAULT_REGISTRY, Registry
+from bot.registry_access import RegistryAccess
 from bot.sanity_wiring import wire_sanity
 from bot.tasks import TaskSupervisor
 from bot.web import WebServer
@@ -123,6 +124,7 @@ class Bot:
             clock=self.clock,
             started_at=self.clock(),
             http=http,
+            images=RegistryAccess(http),
             extras={"scheduler": scheduler},
         )
         kube = KubeAccess(config.kubernetes)

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from integrations.image_refs import template_fields
 from integrations.matchers import MatcherError, parse_matchers
 
 PERMISSIONS = ("deploy", "rollback", "release", "validator_add", "incident", "admin")
@@ -218,6 +219,29 @@ class ValidatorsConfig(Model):
     epoch_query: str | None = Field(default=None, description="PromQL giving the current epoch.")
 
 
+class RegistryConfig(Model):
+    """Where a network's image lives, and whether a deploy checks that its tag exists."""
+
+    url: AnyHttpUrl | None = Field(
+        default=None,
+        description="Registry API base; default: from the image name "
+        "(Docker Hub's https://registry-1.docker.io for names without a host).",
+    )
+    username: str | None = Field(default=None, description="User for a private registry.")
+    password: SecretStr | None = Field(
+        default=None, description="Password or token, e.g. ${REGISTRY_PASSWORD}."
+    )
+    check: bool = Field(default=True, description="Check the tag exists before a deploy.")
+    timeout: Seconds = Field(default=10.0, description="How long one registry request may take.")
+    seconds_ = _durations("timeout")
+
+    @model_validator(mode="after")
+    def _credentials(self) -> RegistryConfig:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("give both username and password, or neither")
+        return self
+
+
 class NetworkConfig(Model):
     """One testnet the bot manages."""
 
@@ -225,8 +249,13 @@ class NetworkConfig(Model):
     image: str = Field(
         description="Image repository a deploy retags, e.g. aztecprotocol/aztec.", min_length=1
     )
-    tag_template: str = Field(
-        default="{version}", description="How a version becomes an image tag."
+    tag_template: str | None = Field(
+        default=None,
+        description="How a version becomes an image tag: {version} (v0.62.0), {semver} "
+        "(0.62.0), {sha} (short commit); default: the form the workloads run now.",
+    )
+    registry: RegistryConfig = Field(
+        default_factory=RegistryConfig, description="The image's registry and the tag check."
     )
     kube_context: str | None = Field(default=None, description="kubeconfig context to use.")
     workloads: list[Workload] = Field(
@@ -255,13 +284,9 @@ class NetworkConfig(Model):
 
     @field_validator("tag_template")
     @classmethod
-    def _template(cls, v: str) -> str:
-        if "{version}" not in v:
-            raise ValueError("must contain {version}")
-        try:
-            v.format(version="v0.0.0")
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"only {{version}} may be substituted ({exc})") from None
+    def _template(cls, v: str | None) -> str | None:
+        if v is not None:
+            template_fields(v)
         return v
 
 

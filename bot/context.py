@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from bot.kube_access import KubeAccess
     from bot.metrics import Metrics
     from bot.outbox import Outbox
+    from bot.registry_access import RegistryAccess
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Services:
     metrics: Metrics
     http: aiohttp.ClientSession | None = None
     kube: KubeAccess | None = None
+    images: RegistryAccess | None = None
     clock: Callable[[], float] = time.time
     started_at: float = field(default_factory=time.time)
     extras: dict[str, Any] = field(default_factory=dict)

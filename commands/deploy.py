@@ -10,13 +10,15 @@ import logging
 import time
 from typing import Annotated
 
+from bot.config import NetworkConfig
 from bot.context import Context, Services
 from bot.core import ConfirmRequest, MessageRef
 from bot.errors import AlreadyReported, CommandError
 from bot.registry import Help, command, workflow
 from commands.gate import after_rollout
+from commands.image_tags import TagPlan, check_image, choose_tag
 from commands.rollback import RestorePlan, execute_rollback, steps_to_restore
-from commands.rollout import Progress, describe_plan, elapsed, plan_steps
+from commands.rollout import Progress, Step, describe_plan, elapsed, plan_steps
 from commands.runs import check_network_free, kube_for, resumed_progress, roll_run, start_run
 from commands.versions import Version
 from integrations.kube_models import KubeError
@@ -32,27 +34,42 @@ async def _plan(
     network: str | None = None,
     canary: bool = False,
     dry_run: bool = False,
+    skip_image_check: bool = False,
 ) -> str:
     name, net = ctx.network(network)
     check_network_free(ctx, name)
-    kube = await kube_for(ctx.services, net)
-    try:
-        steps = await plan_steps(kube, net, version.tag(net.tag_template), canary=canary)
-    except KubeError as exc:
-        raise CommandError(f"Cannot plan the deploy: {exc}") from None
+    steps, tags = await _release_steps(ctx, net, version, canary=canary, doing="plan the deploy")
+    hint = f"/testnet deploy {version}" + (f" {network}" if network else "")
+    hint += " --canary" if canary else ""
+    await check_image(ctx.services, net, steps, tags, skip=skip_image_check, retry_hint=hint)
     how = " with a canary first" if canary else ""
     head = f"Deploy `{version}` to `{name}` (namespace `{net.namespace}`){how}:"
-    return "\n".join([head, *describe_plan(steps)])
+    return "\n".join([head, *describe_plan(steps), *tags.warnings])
+
+
+async def _release_steps(
+    ctx: Context, net: NetworkConfig, version: Version, *, canary: bool, doing: str
+) -> tuple[list[Step], TagPlan]:
+    """What each workload runs now and would run at ``version``'s tag."""
+    kube = await kube_for(ctx.services, net)
+    try:
+        steps = await plan_steps(kube, net, "", canary=canary)
+    except KubeError as exc:
+        raise CommandError(f"Cannot {doing}: {exc}") from None
+    return steps, choose_tag(net, version, steps)
 
 
 @command("deploy", permission="deploy", dangerous=True, plan=_plan)
 async def deploy(
     ctx: Context,
     *,
-    version: Annotated[Version, Help("Release to deploy, e.g. v0.62.0")],
+    version: Annotated[Version, Help("Release to deploy, e.g. v0.62.0 or 0.62.0")],
     network: Annotated[str | None, Help("Network (default: the only or default one)")] = None,
     canary: Annotated[bool, Help("Update one pod of each canary StatefulSet first")] = False,
     dry_run: Annotated[bool, Help("Show the plan; change nothing")] = False,
+    skip_image_check: Annotated[
+        bool, Help("Deploy even if the image's registry cannot be asked")
+    ] = False,
 ) -> None:
     """Roll a release out to a network and watch it.
 
@@ -63,16 +80,19 @@ async def deploy(
     """
     name, net = ctx.network(network)
     if dry_run:
-        plan = await _plan(ctx, version=version, network=name, canary=canary)
+        plan = await _plan(
+            ctx,
+            version=version,
+            network=network,
+            canary=canary,
+            skip_image_check=skip_image_check,
+        )
         await ctx.reply(f"{plan}\n(dry run: nothing was changed)")
         return
     check_network_free(ctx, name)
-    kube = await kube_for(ctx.services, net)
-    tag = version.tag(net.tag_template)
-    try:
-        steps = await plan_steps(kube, net, tag, canary=canary)
-    except KubeError as exc:
-        raise CommandError(f"Cannot start the deploy: {exc}") from None
+    # The plan (shown for approval) checked the image; this re-reads what runs now.
+    steps, tags = await _release_steps(ctx, net, version, canary=canary, doing="start the deploy")
+    tag = tags.tag
     args = {
         "version": str(version),
         "tag": tag,

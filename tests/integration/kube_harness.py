@@ -49,6 +49,8 @@ def network_config(kubeconfig: Path, **overrides: Any) -> dict[str, Any]:
         ],
         "canary_hold": "100ms",
         "progress_deadline": "60s",
+        # Tests that exercise the registry check point this at a DockerRegistryFake.
+        "registry": {"check": False},
         **overrides,
     }
     return {"networks": {"alpha": network}, "kubernetes": {"kubeconfig": str(kubeconfig)}}
