@@ -221,18 +221,18 @@ def _parse_am_matcher(token: str, text: str) -> Matcher:
         elif char == '"':
             if not quoted or index < last:
                 raise MatcherError(
-                    f"the value of {name!r} contains an unescaped double quote: write \\\" for"
-                    f" a quote inside a quoted value (in {token.strip()!r})"
+                    f'the value of {name!r} contains an unescaped double quote: write \\" for'
+                    f" a quote inside a quoted value, in {text!r}"
                 )
             quoted = False
         else:
             value.append(char)
     if quoted:
-        raise MatcherError(f"the value of {name!r} lacks its closing quote (in {token.strip()!r})")
+        raise MatcherError(f"the value of {name!r} lacks its closing quote, in {text!r}")
     try:
         return Matcher(name, MatchType(op), "".join(value))
     except MatcherError as exc:
-        raise MatcherError(f"{exc} (in {token.strip()!r})") from None
+        raise MatcherError(f"{exc}, in {text!r}") from None
 
 
 def parse_label_set(text: str) -> dict[str, str]:
