@@ -47,16 +47,19 @@ class RunningBot:
     port: int
     db: Path
     slack: SlackFake
-    errors: list[logging.LogRecord] = field(default_factory=list)
+    errors: list[logging.LogRecord] = field(default_factory=list, repr=False)
 
     def snapshot(self) -> tuple[int, ...]:
-        """Row counts of every table a request could change, and Slack's call count."""
+        """Row counts of every table a request could change, and the count of Web API
+        calls that act on the workspace (slack-bolt's read-only ``auth.test``, made once
+        on the first signed request it handles, is left out)."""
         conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
         try:
             counts = [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TABLES]
         finally:
             conn.close()
-        return (*counts, len(self.slack.requests))
+        acting = [call for call in list(self.slack.requests) if call.method != "auth.test"]
+        return (*counts, len(acting), len(self.slack.ephemerals), len(self.slack.response_posts))
 
 
 class _ErrorCollector(logging.Handler):
