@@ -41,7 +41,12 @@ from integrations.slack_blocks import (
     confirmation_blocks,
     message_blocks,
 )
-from integrations.slack_inbound import MalformedRequest, parse_request, signature_problem
+from integrations.slack_inbound import (
+    MalformedRequest,
+    is_ssl_check,
+    parse_request,
+    signature_problem,
+)
 from state.confirmations import APPROVED, CANCELLED, EXPIRED, Confirmation
 from state.records import OutboxItem
 
@@ -368,6 +373,8 @@ class SlackAdapter:
         stale → 401, signed but malformed → 400, each logged once at WARNING with
         the reason and the sender's address."""
         raw = await request.read()
+        if is_ssl_check(raw):
+            return web.Response(status=200)
         problem = signature_problem(raw, request.headers, self._signing_secret, time.time())
         if problem is not None:
             return self._rejected(request, 401, problem)
@@ -378,7 +385,7 @@ class SlackAdapter:
                 body=verified.text, query=request.query_string, headers=dict(request.headers)
             )
         except MalformedRequest as exc:
-            return self._rejected(request, 400, str(exc))
+            return self._rejected(request, exc.status, str(exc))
         except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
             return self._rejected(request, 400, f"unusable payload ({type(exc).__name__})")
         _repair_slash_command(bolt_request)

@@ -27,7 +27,27 @@ MAX_FORM_FIELDS = 100
 
 
 class MalformedRequest(ValueError):
-    """A correctly signed request whose body the bot cannot use; the message says why."""
+    """A correctly signed request whose body the bot cannot use; the message says why
+    and ``status`` is the answer (400; 404 for a kind of request the bot has no
+    handler for)."""
+
+    def __init__(self, reason: str, status: int = 400) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+HANDLED_TYPES = frozenset({"block_actions", "url_verification"})
+"""Payload types the bot answers: button clicks, and Slack's check of the request URL.
+Slash commands are forms without a type."""
+
+
+def is_ssl_check(raw: bytes) -> bool:
+    """Whether ``raw`` is Slack's unsigned certificate check (``ssl_check=1``), which
+    is answered 200 and nothing else."""
+    if len(raw) > 200 or b"ssl_check=1" not in raw:
+        return False
+    fields = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+    return fields.get("ssl_check") == "1" and "command" not in fields and "payload" not in fields
 
 
 @dataclass(frozen=True)
@@ -84,7 +104,7 @@ def parse_request(raw: bytes, content_type: str) -> SlackRequest:
     # otherwise as a form, whose "payload" field (interactivity) holds JSON.
     if content_type == "application/json" or text.startswith("{"):
         payload = _json_object(text, "the body")
-        _check_event(payload)
+        _check_payload(payload, "body")
         return SlackRequest(text, payload)
     try:
         fields = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
@@ -93,7 +113,7 @@ def parse_request(raw: bytes, content_type: str) -> SlackRequest:
     form = dict(fields)
     if "payload" in form:
         payload = _json_object(form["payload"], "the payload field")
-        _check_interaction(payload)
+        _check_payload(payload, "payload")
         return SlackRequest(text, payload)
     if "payload" in text and "command" not in form:
         raise MalformedRequest("the body mentions a payload but has no payload field")
@@ -162,11 +182,16 @@ def _check_types(payload: Mapping[str, Any], where: str) -> None:
                     raise MalformedRequest(f"{where}.{name}.{key} has the wrong type")
 
 
-def _check_interaction(payload: dict[str, Any]) -> None:
-    _check_types(payload, "payload")
-    if not isinstance(payload.get("type"), str):
-        raise MalformedRequest("the payload has no type")
-    if payload["type"] != "block_actions":
+def _check_payload(payload: dict[str, Any], where: str) -> None:
+    _check_types(payload, where)
+    kind = payload.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise MalformedRequest(f"the {where} has no type")
+    if kind not in HANDLED_TYPES:
+        raise MalformedRequest(f"the bot does not handle {kind[:40]!r} requests", status=404)
+    if kind == "url_verification":
+        if not isinstance(payload.get("challenge"), str):
+            raise MalformedRequest("url_verification without a challenge")
         return
     user = payload.get("user")
     if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
@@ -179,9 +204,3 @@ def _check_interaction(payload: dict[str, Any]) -> None:
             raise MalformedRequest("every action needs an action_id")
         if not isinstance(action.get("block_id", ""), str):
             raise MalformedRequest("an action's block_id must be a string")
-
-
-def _check_event(payload: dict[str, Any]) -> None:
-    _check_types(payload, "body")
-    if payload.get("type") == "url_verification" and not isinstance(payload.get("challenge"), str):
-        raise MalformedRequest("url_verification without a challenge")
