@@ -419,3 +419,31 @@ async def test_a_replayed_command_does_not_run_again_after_a_restart(tmp_path: P
         assert [e.command for e in entries[: len(entries) - audited]] == ["status"]
         assert store.get_lock("alpha") is None
         assert store.seen.count("slack-command") == 2
+
+
+async def test_ssl_checks_pass_and_unhandled_payload_types_get_404(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with slack_bot(tmp_path, **SETUP) as sb:
+        at_start = len(sb.slack.calls())
+        ssl_check = b"ssl_check=1&token=unused"
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        async with sb.http.post(sb.events_url, data=ssl_check, headers=form) as resp:
+            assert resp.status == 200  # Slack's certificate check is not signed
+        for kind in ("view_submission", "shortcut", "event_callback"):
+            body = block_actions_body({"type": kind, "actions": []})
+            async with sb.http.post(
+                sb.events_url, data=body, headers=signed_headers(body, SECRET)
+            ) as resp:
+                assert resp.status == 404, kind
+            forged = signed_headers(body, SECRET + "-wrong")
+            async with sb.http.post(sb.events_url, data=body, headers=forged) as resp:
+                assert resp.status == 401, kind
+        challenge = b'{"type": "url_verification", "challenge": "c-123", "token": "t"}'
+        headers = signed_headers(challenge, SECRET, content_type="application/json")
+        async with sb.http.post(sb.events_url, data=challenge, headers=headers) as resp:
+            assert resp.status == 200
+            assert "c-123" in await resp.text()
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(sb.slack.calls()) == at_start
+        assert sb.bot.services.store.recent_audit(5) == []
