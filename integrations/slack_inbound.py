@@ -57,15 +57,6 @@ class SlackRequest:
     text: str
     payload: dict[str, Any]
 
-    @property
-    def kind(self) -> str:
-        """``slash_command``, an interactivity type (``block_actions``, …) or an
-        Events API type (``url_verification``, ``event_callback``)."""
-        if "command" in self.payload and "type" not in self.payload:
-            return "slash_command"
-        kind = self.payload.get("type")
-        return kind if isinstance(kind, str) else "unknown"
-
 
 def signature_problem(
     raw: bytes, headers: Mapping[str, str], secret: bytes, now: float
