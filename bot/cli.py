@@ -17,6 +17,7 @@ from bot import __version__
 from bot.config import BotConfig
 from bot.configfile import ConfigError, load_config
 from bot.core import Outcome
+from bot.errors import StartupError
 from bot.logs import configure_logging
 
 log = logging.getLogger("testnet_bot.cli")
@@ -120,6 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cmd == "shell":
             return asyncio.run(_run(config, source, shell=True, serve_http=False))
         return asyncio.run(_exec(config, source, args.text, args.as_user, args.yes))
+    except StartupError as exc:
+        log.error("cannot start: %s", exc, extra={"event": "startup_failed"})
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
 

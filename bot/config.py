@@ -398,7 +398,10 @@ class MatrixRow(Model):
     event: str = Field(description="Event name, e.g. 'Network instability: block production'.")
     matchers: list[str] = Field(
         default_factory=list,
-        description='Alertmanager-syntax matchers, all must hold, e.g. alertname=~"Block.*".',
+        description=(
+            "Alertmanager-syntax matchers, all must hold, e.g. alertname=~\"Block.*\";"
+            " read as Alertmanager reads them (comma-separated, RE2 regexes)."
+        ),
     )
     action: str = Field(description="What the owner should do.")
     criticality: Literal["Blocker", "Critical", "Major", "Minor"] = Field(

@@ -27,3 +27,7 @@ class PermissionDenied(CommandError):
     def __init__(self, message: str, permission: str) -> None:
         super().__init__(message)
         self.permission = permission
+
+
+class StartupError(RuntimeError):
+    """The bot cannot start; the message says what to fix (printed without a traceback)."""

@@ -7,11 +7,36 @@ import logging
 from collections.abc import Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.metrics import Metrics
 
 log = logging.getLogger("testnet_bot.web")
+server_log = logging.getLogger("testnet_bot.web.server")
+"""aiohttp's request handler logs here (instead of ``aiohttp.server``)."""
 CONTENT_TYPE_LATEST = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class ClientErrorsAsWarnings(logging.Filter):
+    """Turn aiohttp's ERROR-with-traceback for a request it could not parse (a bad
+    header byte, a malformed request line: answered 400 by aiohttp) into one WARNING
+    line naming the sender and the problem. The offending bytes are not logged: they
+    may hold someone's credentials. Errors of the bot's own handlers stay ERRORs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= exc.code < 500:
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            problem = (exc.message or type(exc).__name__).strip().splitlines()[0].rstrip(":")
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = "refused a malformed HTTP request from %s: %s (%d)"
+            record.args = (remote, problem, exc.code)
+            record.exc_info, record.exc_text = None, None
+            record.event = "http_malformed"
+        return True
+
+
+server_log.addFilter(ClientErrorsAsWarnings())
 
 
 class WebServer:
@@ -43,7 +68,9 @@ class WebServer:
 
     async def start(self, host: str, port: int) -> str:
         """Listen on ``host:port`` (0: a free port); return the base URL."""
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, logger=server_log
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, backlog=1024)
         await site.start()

@@ -72,11 +72,15 @@ class AlertmanagerWebhook:
             )
 
     def _authorized(self, header: str) -> bool:
-        scheme, _, credential = header.partition(" ")
-        given = credential.strip().encode()
-        if self._bearer is not None and scheme.lower() == "bearer":
+        """Whether ``header`` carries the configured credentials. Any value is safe:
+        aiohttp hands over non-UTF-8 header bytes as surrogate escapes, which are
+        compared as the bytes that were sent."""
+        raw = header.encode("utf-8", "surrogateescape")
+        scheme, _, credential = raw.partition(b" ")
+        given = credential.strip()
+        if self._bearer is not None and scheme.lower() == b"bearer":
             return hmac.compare_digest(given, self._bearer)
-        if self._basic is not None and scheme.lower() == "basic":
+        if self._basic is not None and scheme.lower() == b"basic":
             try:
                 decoded = base64.b64decode(given, validate=True)
             except (binascii.Error, ValueError):
@@ -89,6 +93,11 @@ class AlertmanagerWebhook:
         if not self.enabled:
             return _error(404, "the alertmanager webhook is disabled (no credentials configured)")
         if not self._authorized(request.headers.get("Authorization", "")):
+            log.warning(
+                "rejected an alertmanager webhook from %s: missing or wrong credentials",
+                request.remote or "an unknown address",
+                extra={"event": "webhook_unauthorized", "remote": request.remote},
+            )
             return _error(401, "missing or wrong credentials", auth=True)
         limit = self.config.max_body
         if request.content_length is not None and request.content_length > limit:
@@ -101,10 +110,11 @@ class AlertmanagerWebhook:
         try:
             payload = parse_webhook(bytes(body))
         except WebhookError as exc:
-            log.info(
-                "rejected an alertmanager webhook: %s",
+            log.warning(
+                "rejected an alertmanager webhook from %s: %s",
+                request.remote or "an unknown address",
                 exc.reason,
-                extra={"event": "webhook_rejected"},
+                extra={"event": "webhook_rejected", "remote": request.remote},
             )
             return _error(400, exc.reason)
         result = await self._store(payload)

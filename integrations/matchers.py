@@ -1,21 +1,25 @@
-"""Alertmanager-style label matchers, and ``key=value`` label sets typed in chat.
+"""Alertmanager label matchers, and ``key=value`` label sets typed in chat.
 
 A matcher is ``name OP value`` with OP one of ``=``, ``!=``, ``=~``, ``!~``::
 
     alertname=~"BlockProduction.*"   severity="critical"   network!="devnet"
     foo!~"a|b"                       severity=critical     {a="1", b=~"x.*"}
 
-Semantics follow Alertmanager: a label that is absent counts as the empty string; a
-regex must match the whole value (it is anchored as ``^(?:re)$``). Quoted values use
-Alertmanager's escapes (``\\"``, ``\\\\``, ``\\n``); any other backslash is kept as is,
-so ``=~"\\d+"`` means the regex ``\\d+``. An unquoted value ends at whitespace, a comma
-or ``}``; quote values that contain those, a quote or ``=``. Matchers in a list are
-separated by commas or whitespace and may be wrapped in one pair of braces.
+:func:`parse_matchers` accepts exactly what Alertmanager 0.25 (and its ``amtool``)
+accept in a config's ``matchers:`` list, with the same meaning: matchers are separated
+by commas (not by spaces: ``a=1 b=2`` is one matcher whose value is ``1 b=2``), the
+list may be wrapped in one ``{`` … ``}``, an unquoted value runs to the next comma
+outside quotes, and surrounding whitespace is dropped. A label that is absent counts
+as the empty string; a regex is Go's RE2 dialect (through the RE2 library), anchored
+the way Alertmanager anchors it (``^(?:re)$``). Quoted values use Alertmanager's escapes
+(``\\"``, ``\\\\``, ``\\n``); any other backslash is kept as is, so ``=~"\\d+"``
+means the regex ``\\d+``.
 
-Regexes are Python's :mod:`re` dialect, which agrees with Go's RE2 on the syntax used
-in alert routing (classes, alternation, repetition, ``(?i)``).
+:func:`parse_label_set` reads labels typed in chat, where pairs may also be separated
+by whitespace (``alertname=BlockProductionStalled network=alpha``).
 
-This module is pure standard library: configuration validation imports it too.
+This module needs only the standard library and RE2: configuration validation
+imports it too.
 """
 
 from __future__ import annotations
@@ -24,11 +28,20 @@ import enum
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+import re2
 
 LABEL_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 """A valid label name (Alertmanager's classic rule, which also allows colons)."""
 
-_LEADING_FLAGS = re.compile(r"\(\?[aiLmsux]+\)")
+_AM_MATCHER = re.compile(
+    r"[\t\n\f\r ]*([a-zA-Z_:][a-zA-Z0-9_:]*)[\t\n\f\r ]*(=~|=|!=|!~)[\t\n\f\r ]*(.*?)[\t\n\f\r ]*",
+    re.DOTALL,
+)
+"""Alertmanager's classic matcher pattern (Go's ``\\s`` is ASCII whitespace only)."""
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
 _WHITESPACE = " \t\r\n"
 _UNQUOTED_END = _WHITESPACE + ",}"
 
@@ -67,7 +80,7 @@ class Matcher:
     name: str
     op: MatchType
     value: str
-    _regex: re.Pattern[str] | None = field(init=False, repr=False, compare=False, hash=False)
+    _regex: Any = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if not LABEL_NAME.fullmatch(self.name):
@@ -82,7 +95,7 @@ class Matcher:
         """Whether ``labels`` satisfy this matcher; a missing label counts as ``""``."""
         actual = labels.get(self.name, "")
         if self._regex is not None:
-            hit = self._regex.fullmatch(actual) is not None
+            hit = self._regex.search(actual) is not None
         else:
             hit = actual == self.value
         return hit != self.op.is_negative
@@ -94,8 +107,9 @@ class Matcher:
             actual = f"{self.name} is {quote(labels[self.name])}"
         else:
             actual = f'{self.name} is not set (counts as "")'
-        if self._regex is not None and self._regex.search(labels.get(self.name, "")):
-            if self._regex.fullmatch(labels.get(self.name, "")) is None:
+        if self._regex is not None and self._regex.search(labels.get(self.name, "")) is None:
+            partial = _unanchored(self.value)
+            if partial is not None and partial.search(labels.get(self.name, "")):
                 actual += " (the regex matches part of it, but must match all of it)"
         return f"{self} {verdict}: {actual}"
 
@@ -134,12 +148,91 @@ def parse_matcher(text: str) -> Matcher:
 
 
 def parse_matchers(text: str) -> list[Matcher]:
-    """Parse a matcher list such as ``{a="1", b=~"x.*"}`` or ``a=1, b!=2`` (may be empty).
+    """Parse a matcher list as Alertmanager does, e.g. ``{a="1", b=~"x.*"}`` or
+    ``a=1,b!=2`` (may be empty).
 
-    Raises :class:`MatcherError` naming the problem and where it is: a bad or missing
-    operator, an invalid label name or regex, an unterminated quote, unbalanced braces.
+    Raises :class:`MatcherError` naming the problem and the matcher it is in: no
+    operator, an invalid label name or regex, an unescaped or unterminated quote, an
+    empty matcher between two commas.
     """
-    return _Scanner(text).matcher_list()
+    body = text.removeprefix("{").removesuffix("}")
+    tokens = _split_on_commas(body)
+    matchers: list[Matcher] = []
+    for token in tokens:
+        matchers.append(_parse_am_matcher(token, text))
+    return matchers
+
+
+def _split_on_commas(body: str) -> list[str]:
+    """Alertmanager's tokenizer: commas outside double quotes separate matchers; a
+    trailing empty token is dropped, an empty one in between is kept (and refused)."""
+    tokens: list[str] = []
+    current: list[str] = []
+    inside_quotes = escaped = False
+    for char in body:
+        if char == ",":
+            if not inside_quotes:
+                tokens.append("".join(current))
+                current = []
+                continue
+        elif char == '"':
+            if not escaped:
+                inside_quotes = not inside_quotes
+            else:
+                escaped = False
+        elif char == "\\":
+            escaped = not escaped
+        else:
+            escaped = False
+        current.append(char)
+    last = "".join(current).strip()
+    if last:
+        tokens.append(last)
+    return tokens
+
+
+def _parse_am_matcher(token: str, text: str) -> Matcher:
+    found = _AM_MATCHER.fullmatch(token)
+    if found is None:
+        if not token.strip():
+            problem = "an empty matcher (two commas in a row, or a leading comma)"
+        elif not LABEL_NAME.match(token.strip()):
+            problem = f"{token.strip()!r} does not start with a label name"
+        else:
+            problem = f"{token.strip()!r} has no operator (use =, !=, =~ or !~)"
+        raise MatcherError(f"{problem} in {text!r}")
+    name, op, raw = found.groups()
+    quoted = raw.startswith('"')
+    if quoted:
+        raw = raw[1:]
+    value: list[str] = []
+    escaped = False
+    last = len(raw) - 1
+    for index, char in enumerate(raw):
+        if escaped:
+            escaped = False
+            value.append({"n": "\n", '"': '"', "\\": "\\"}.get(char, "\\" + char))
+            continue
+        if char == "\\":
+            if index < last:
+                escaped = True
+                continue
+            value.append(char)  # a backslash at the very end is literal
+        elif char == '"':
+            if not quoted or index < last:
+                raise MatcherError(
+                    f'the value of {name!r} contains an unescaped double quote: write \\" for'
+                    f" a quote inside a quoted value, in {text!r}"
+                )
+            quoted = False
+        else:
+            value.append(char)
+    if quoted:
+        raise MatcherError(f"the value of {name!r} lacks its closing quote, in {text!r}")
+    try:
+        return Matcher(name, MatchType(op), "".join(value))
+    except MatcherError as exc:
+        raise MatcherError(f"{exc}, in {text!r}") from None
 
 
 def parse_label_set(text: str) -> dict[str, str]:
@@ -150,7 +243,7 @@ def parse_label_set(text: str) -> dict[str, str]:
     anything else raises :class:`MatcherError`.
     """
     labels: dict[str, str] = {}
-    for matcher in parse_matchers(text):
+    for matcher in _Scanner(text).matcher_list():
         if matcher.op is not MatchType.EQUAL:
             raise MatcherError(f"{matcher} is a matcher, not a label: write {matcher.name}=VALUE")
         if matcher.name in labels:
@@ -159,15 +252,26 @@ def parse_label_set(text: str) -> dict[str, str]:
     return labels
 
 
-def _compile(regex: str) -> re.Pattern[str]:
-    """Compile a matcher regex, anchored to the whole value; MatcherError when invalid."""
+def _compile(regex: str) -> Any:
+    """Compile a matcher regex as Alertmanager does: RE2, anchored as ``^(?:re)$``;
+    MatcherError when RE2 refuses it."""
     try:
-        re.compile(regex)  # alone first, so "a)|(b" cannot escape the anchoring group
-        flags = _LEADING_FLAGS.match(regex)  # Python wants (?i) first, not inside (?:...)
-        prefix = flags.group() if flags else ""
-        return re.compile(f"{prefix}(?:{regex[len(prefix) :]})")
-    except re.error as exc:
-        raise MatcherError(f"invalid regex {regex!r}: {exc}") from None
+        return re2.compile(f"^(?:{regex})$", _RE2_OPTIONS)
+    except re2.error as exc:
+        raise MatcherError(f"invalid regex {regex!r}: {_re2_reason(exc)}") from None
+
+
+def _unanchored(regex: str) -> Any:
+    """``regex`` alone (for explaining a partial match), or None if it does not compile."""
+    try:
+        return re2.compile(regex, _RE2_OPTIONS)
+    except re2.error:
+        return None
+
+
+def _re2_reason(exc: Exception) -> str:
+    reason = exc.args[0] if exc.args else exc
+    return reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
 
 
 class _Scanner:

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -32,6 +32,7 @@ from bot.config import SlackChat
 from bot.context import Services
 from bot.core import Actor, ConfirmRequest, ConfirmResult, Invocation
 from bot.dispatcher import Dispatcher
+from bot.errors import StartupError
 from bot.outbox import DeliveryContext, PermanentFailure, RateLimit, RetryLater, Route
 from bot.responder import OutboxResponder, payload_table
 from integrations.slack_blocks import (
@@ -42,6 +43,12 @@ from integrations.slack_blocks import (
     fallback_text,
     message_blocks,
     message_parts,
+)
+from integrations.slack_inbound import (
+    MalformedRequest,
+    is_ssl_check,
+    parse_request,
+    signature_problem,
 )
 from state.confirmations import APPROVED, CANCELLED, EXPIRED, Confirmation
 from state.records import OutboxItem
@@ -77,26 +84,12 @@ TOKEN_UNUSABLE = (
     "an admin must reinstall the app and update SLACK_BOT_TOKEN."
 )
 RETRY_WINDOW = 900.0
-"""Slack retries an unacked request after 1 s, 1 min and 5 min: remember for 15 min."""
-
-
-class RecentKeys:
-    """Keys seen in the last ``window`` seconds (slash-command trigger ids), so a
-    retried delivery is recognised. In memory: a retry that reaches a restarted
-    bot runs the command again, which re-asks any confirmation."""
-
-    def __init__(self, window: float) -> None:
-        self.window = window
-        self._seen: dict[str, float] = {}
-
-    def first_time(self, key: str) -> bool:
-        """Record ``key``; False if it was seen within the window."""
-        now = time.monotonic()
-        if len(self._seen) > 10_000:
-            self._seen = {k: t for k, t in self._seen.items() if now - t < self.window}
-        seen_at = self._seen.get(key)
-        self._seen[key] = now
-        return seen_at is None or now - seen_at >= self.window
+"""Slack retries an unacked request after 1 s, 1 min and 5 min, and a replayed request
+passes the signature check for 5 min: a slash command's trigger id is remembered (in
+SQLite, so across restarts) for 15 min."""
+SEEN_SOURCE = "slack-command"
+STARTUP_CHECK_TIMEOUT = 10.0
+"""Seconds ``auth.test`` may take at start-up before Slack counts as unreachable."""
 
 
 def destination(channel: str) -> str:
@@ -420,6 +413,7 @@ class SlackAdapter:
             retry_handlers=[],  # the outbox owns retries
         )
         signing = config.signing_secret.get_secret_value() if config.signing_secret else None
+        self._signing_secret = (signing or "").encode()
         self.app = AsyncApp(
             client=self.client,
             signing_secret=signing,
@@ -433,7 +427,6 @@ class SlackAdapter:
         self.names = DisplayNames(self.client)
         self._waiters: dict[str, asyncio.Future[ConfirmResult]] = {}
         self._socket: AsyncSocketModeHandler | None = None
-        self._recent = RecentKeys(RETRY_WINDOW)
         self.app.command("/testnet")(self._on_command)
         self.app.action(APPROVE_ACTION)(self._on_approve)
         self.app.action(CANCEL_ACTION)(self._on_cancel)
@@ -455,7 +448,10 @@ class SlackAdapter:
         app.router.add_post(path, self._http)
 
     async def start(self) -> None:
-        """Expire confirmations a previous process left waiting; connect Socket Mode."""
+        """Check the bot token with ``auth.test`` (raising :class:`StartupError` with
+        what to fix when Slack refuses it or cannot be reached), expire confirmations
+        a previous process left waiting, connect Socket Mode."""
+        await self._check_token()
         for conf in self.services.store.confirmations.pending():
             if conf.destination.startswith("slack:"):
                 self.services.store.confirmations.expire(conf.id)
@@ -467,6 +463,32 @@ class SlackAdapter:
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("slack: connected in Socket Mode", extra={"event": "slack_socket"})
 
+    async def _check_token(self) -> None:
+        api = str(self.config.api_url)
+        try:
+            resp = await asyncio.wait_for(self.client.auth_test(), STARTUP_CHECK_TIMEOUT)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "")) if exc.response.data else ""
+            if not error:
+                error = f"HTTP {exc.response.status_code}"
+            hint = PERMANENT_ERRORS.get(error, "Slack refused the token")
+            raise StartupError(
+                f"Slack refused the bot token at start-up: {error} ({hint}); check"
+                " SLACK_BOT_TOKEN (chat.slack.bot_token)"
+            ) from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            reason = "no answer in time" if isinstance(exc, TimeoutError) else str(exc) or repr(exc)
+            raise StartupError(
+                f"cannot reach Slack at {api} to check the bot token: {reason}"
+                " (check the network, a proxy, or chat.slack.api_url)"
+            ) from None
+        log.info(
+            "slack: token accepted for %s in workspace %s",
+            resp.get("user") or resp.get("user_id") or "the bot",
+            resp.get("team") or resp.get("team_id") or "?",
+            extra={"event": "slack_token_ok"},
+        )
+
     async def stop(self) -> None:
         """Disconnect Socket Mode and refuse confirmations still waiting."""
         if self._socket is not None:
@@ -477,10 +499,42 @@ class SlackAdapter:
                 future.set_result(ConfirmResult(False, reason="the bot is shutting down"))
 
     async def _http(self, request: web.Request) -> web.Response:
-        bolt_request = await to_bolt_request(request)
+        """Verify, then hand the request to slack-bolt: unsigned, badly signed or
+        stale → 401, signed but malformed → 400, each logged once at WARNING with
+        the reason and the sender's address."""
+        raw = await request.read()
+        if is_ssl_check(raw):
+            return web.Response(status=200)
+        problem = signature_problem(raw, request.headers, self._signing_secret, time.time())
+        if problem is not None:
+            return self._rejected(request, 401, problem)
+        content_type = (request.headers.get("Content-Type") or "").split(";")[0]
+        try:
+            verified = parse_request(raw, content_type)
+            bolt_request = AsyncBoltRequest(
+                body=verified.text, query=request.query_string, headers=dict(request.headers)
+            )
+        except MalformedRequest as exc:
+            return self._rejected(request, exc.status, str(exc))
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            return self._rejected(request, 400, f"unusable payload ({type(exc).__name__})")
         _repair_slash_command(bolt_request)
         bolt_response = await self.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
+
+    def _rejected(self, request: web.Request, status: int, reason: str) -> web.Response:
+        log.warning(
+            "rejected a Slack request from %s: %s",
+            request.remote or "an unknown address",
+            reason,
+            extra={
+                "event": "slack_request_rejected",
+                "status": status,
+                "reason": reason,
+                "remote": request.remote,
+            },
+        )
+        return web.json_response({"error": reason}, status=status)
 
     # -- slash command -------------------------------------------------------
 
@@ -491,8 +545,13 @@ class SlackAdapter:
         )
 
     async def _run_command(self, command: dict[str, Any]) -> None:
-        if not self._recent.first_time(command.get("trigger_id") or uuid.uuid4().hex):
-            log.info("ignored a retried slash command", extra={"event": "slack_retry"})
+        trigger = command.get("trigger_id") or uuid.uuid4().hex
+        if not self.services.store.seen.first_time(SEEN_SOURCE, trigger, RETRY_WINDOW):
+            log.info(
+                "ignored a retried or replayed slash command (trigger %s)",
+                trigger,
+                extra={"event": "slack_retry"},
+            )
             return
         user = command["user_id"]
         name = await self.names.name_of(user, command.get("user_name") or "")
@@ -598,7 +657,8 @@ class SlackAdapter:
     async def _vote(self, body: dict[str, Any], action: dict[str, Any], *, approve: bool) -> None:
         store = self.services.store
         user = body["user"]["id"]
-        channel = (body.get("channel") or {}).get("id", "")
+        channel_field = body.get("channel")
+        channel = str(channel_field.get("id", "")) if isinstance(channel_field, dict) else ""
         response_url = body.get("response_url")
 
         def tell(text: str) -> None:

@@ -240,7 +240,24 @@ def _v6(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3, _v4, _v5, _v6)  # _v5: issue 5; _v6: 6
+def _v7_seen_requests(conn: sqlite3.Connection) -> None:
+    """Keys of inbound chat requests already handled, so a retry or replay is
+    recognised across restarts."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE seen_requests (
+            source TEXT NOT NULL,
+            key TEXT NOT NULL,
+            seen_at REAL NOT NULL,
+            PRIMARY KEY (source, key)
+        ) WITHOUT ROWID;
+        CREATE INDEX seen_requests_at ON seen_requests(seen_at)
+        """,
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3, _v4, _v5, _v6, _v7_seen_requests)
 """Forward migrations; entry ``i`` takes the schema from version ``i`` to ``i + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -29,6 +29,7 @@ from state.records import (
     Run,
 )
 from state.sanity import SanityRepo
+from state.seen import SeenRequests
 
 Clock = Callable[[], float]
 
@@ -59,6 +60,7 @@ class Store:
         self.confirmations = Confirmations(self.conn, clock)
         self.incidents = Incidents(self.conn, clock)
         self.sanity = SanityRepo(self.conn, clock)  # issue 5
+        self.seen = SeenRequests(self.conn, clock)
 
     @classmethod
     def open(cls, path: str | Path, clock: Clock = time.time) -> Store:

@@ -14,6 +14,8 @@ from pathlib import Path
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.fakes.slack_api import SlackFake
+
 BIN = [sys.executable, "-m", "bot.cli"]
 SECRETS = {
     "SLACK_BOT_TOKEN": "xoxb-secret-slack-token-1234",
@@ -25,7 +27,10 @@ CONFIG_WITH_SECRETS = """
 networks:
   alpha: {namespace: alpha-testnet, image: aztecprotocol/aztec}
 chat:
-  slack: {bot_token: "${SLACK_BOT_TOKEN}", signing_secret: "${SLACK_SIGNING_SECRET}"}
+  slack:
+    bot_token: "${SLACK_BOT_TOKEN}"
+    signing_secret: "${SLACK_SIGNING_SECRET}"
+    api_url: "SLACK_API_URL"
 github: {repo: example/testnet, token: "${GITHUB_TOKEN}"}
 alertmanager: {bearer_token: "${AM_TOKEN}"}
 logging: {level: DEBUG, format: json}
@@ -180,18 +185,22 @@ async def test_run_serves_health_and_metrics_and_stops_on_sigterm(tmp_path: Path
 
 
 async def test_secrets_never_appear_in_logs(tmp_path: Path) -> None:
-    config = tmp_path / "bot.yaml"
-    config.write_text(CONFIG_WITH_SECRETS)
-    proc, url, lines = await _start_run(tmp_path, "--config", str(config), env=SECRETS)
-    try:
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"{url}/metrics") as resp:
-                assert resp.status == 200
-    finally:
-        code, _, output = await _stop(proc, lines)
-    assert code == 0
-    assert '"level": "debug"' in output or '"level": "info"' in output  # logs were written
-    result = cli("exec", "--config", str(config), "/testnet status", cwd=tmp_path, env=SECRETS)
+    async with SlackFake(bot_token=SECRETS["SLACK_BOT_TOKEN"]) as slack:
+        config = tmp_path / "bot.yaml"
+        config.write_text(CONFIG_WITH_SECRETS.replace("SLACK_API_URL", slack.api_url))
+        proc, url, lines = await _start_run(tmp_path, "--config", str(config), env=SECRETS)
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{url}/metrics") as resp:
+                    assert resp.status == 200
+        finally:
+            code, _, output = await _stop(proc, lines)
+        assert code == 0
+        assert '"level": "debug"' in output or '"level": "info"' in output  # logs were written
+        result = await asyncio.to_thread(
+            cli, "exec", "--config", str(config), "/testnet status", cwd=tmp_path, env=SECRETS
+        )
     output += result.stdout + result.stderr
+    assert slack.count("auth.test") >= 1  # the token was used, and still never logged
     for value in SECRETS.values():
         assert value not in output

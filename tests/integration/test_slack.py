@@ -4,6 +4,7 @@ through slack-bolt and slack-sdk against the Slack fake."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from integrations.slack_blocks import CANCEL_ACTION
 from tests.fakes.slack_api import ALICE, BOB, DEPLOYS
 from tests.fakes.slack_signing import (
     bad_signature,
+    block_actions_body,
     signed_headers,
     signed_slash_command,
     slash_command_body,
@@ -57,19 +59,30 @@ async def test_progress_is_updated_in_place_and_threads_hold_details(tmp_path: P
         assert sb.slack.count("chat.update") == 0  # plain replies are posted once
 
 
-async def test_bad_signature_stale_timestamp_and_missing_headers_get_401(tmp_path: Path) -> None:
+async def test_bad_signature_stale_timestamp_and_missing_headers_get_401(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     async with slack_bot(tmp_path, **SETUP) as sb:
+        at_start = sb.slack.calls()  # the start-up token check only
         body = slash_command_body(sb.slack.slash_command("status", user_id=ALICE))
         cases = [
-            signed_headers(body, SECRET, signature=bad_signature(body, SECRET, 1)),
-            signed_headers(body, SECRET, timestamp=stale_timestamp()),
-            {"Content-Type": "application/x-www-form-urlencoded"},
+            (signed_headers(body, SECRET, signature=bad_signature(body, SECRET, 1)), "signature"),
+            (signed_headers(body, SECRET, timestamp=stale_timestamp()), "5 minutes"),
+            ({"Content-Type": "application/x-www-form-urlencoded"}, "missing"),
         ]
-        for headers in cases:
+        for headers, reason in cases:
+            caplog.clear()
             async with sb.http.post(sb.events_url, data=body, headers=headers) as resp:
                 assert resp.status == 401
-        assert sb.slack.calls() == []
+            (line,) = [r for r in caplog.records if r.name == "testnet_bot.slack"]
+            assert line.levelname == "WARNING"
+            assert reason in line.getMessage() and "127.0.0.1" in line.getMessage()
+        assert [c.method for c in at_start] == ["auth.test"]
+        assert sb.slack.calls() == at_start
         assert sb.bot.services.store.recent_audit(5) == []
+        good = signed_slash_command(sb.slack.slash_command("status", user_id=ALICE), SECRET)
+        async with sb.http.post(sb.events_url, data=good.body, headers=good.headers) as resp:
+            assert resp.status == 200
 
 
 async def test_approve_runs_the_command_once(tmp_path: Path) -> None:
@@ -329,4 +342,109 @@ async def test_a_token_revoked_before_start_is_explained_in_the_ack(tmp_path: Pa
         async with sb.http.post(sb.events_url, data=request.body, headers=request.headers) as resp:
             body = await resp.text()
         assert "reinstall the app" in body
+        assert sb.bot.services.store.recent_audit(5) == []
+
+
+def _malformed_cases(slack: Any) -> list[tuple[str, bytes, str]]:
+    """(name, body, content type) of requests a client may sign that carry nothing usable."""
+    form = "application/x-www-form-urlencoded"
+    ok_fields = slack.slash_command("status", user_id=ALICE)
+    no_user = {k: v for k, v in ok_fields.items() if k != "user_id"}
+    bad_action = {"type": "block_actions", "user": {"id": ALICE}, "actions": [1]}
+    return [
+        ("not UTF-8", b"command=%2Ftestnet&text=\xff\xfe", form),
+        ("payload=[1]", b"payload=%5B1%5D", form),
+        ("payload not JSON", b"payload=%7Bnope", form),
+        ("JSON true", b"true", "application/json"),
+        ("JSON list", b"[1, 2]", "application/json"),
+        ("JSON event with a non-object event", b'{"type":"event_callback","event":1}', form),
+        ("team is a number", b'{"type":"block_actions","team":5}', "application/json"),
+        ("slash command without user", slash_command_body(no_user), form),
+        ("block action without actions", block_actions_body({"type": "block_actions"}), form),
+        ("action that is not an object", block_actions_body(bad_action), form),
+        ("empty body", b"", form),
+    ]
+
+
+async def test_signed_but_malformed_requests_get_400_and_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with slack_bot(tmp_path, **SETUP) as sb:
+        at_start = len(sb.slack.calls())
+        for name, body, content_type in _malformed_cases(sb.slack):
+            caplog.clear()
+            headers = signed_headers(body, SECRET, content_type=content_type)
+            async with sb.http.post(sb.events_url, data=body, headers=headers) as resp:
+                assert resp.status == 400, name
+                assert "error" in await resp.json(), name
+            assert not [r for r in caplog.records if r.levelno >= logging.ERROR], name
+            assert any(
+                r.levelname == "WARNING" and "rejected a Slack request" in r.getMessage()
+                for r in caplog.records
+            ), name
+            forged = signed_headers(body, SECRET + "-wrong", content_type=content_type)
+            async with sb.http.post(sb.events_url, data=body, headers=forged) as resp:
+                assert resp.status == 401, name
+        for timestamp in ("soon", "１２３", "1e9", "-1", "9" * 40):
+            body = slash_command_body(sb.slack.slash_command("status", user_id=ALICE))
+            headers = signed_headers(body, SECRET)
+            headers["X-Slack-Request-Timestamp"] = timestamp
+            async with sb.http.post(sb.events_url, data=body, headers=headers) as resp:
+                assert resp.status == 401, timestamp
+        assert len(sb.slack.calls()) == at_start
+        assert sb.bot.services.store.recent_audit(5) == []
+
+
+async def test_a_replayed_command_does_not_run_again_after_a_restart(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path, **SETUP) as sb:
+        fields = sb.slack.slash_command("lock alpha release freeze", user_id=ALICE)
+        request = signed_slash_command(fields, SECRET)
+        async with sb.http.post(sb.events_url, data=request.body, headers=request.headers) as r:
+            assert r.status == 200
+        await sb.slack.wait_until(lambda: any("is locked" in t for t in sb.texts()), within=10)
+        await sb.bot.services.outbox.wait_delivered(timeout=5)
+        sb.bot.services.store.unlock("alpha")
+    async with slack_bot(tmp_path, **SETUP) as sb:
+        store = sb.bot.services.store
+        audited = len(store.recent_audit(50))
+        for retry in (None, 1):  # the same request replayed, and Slack's retry of it
+            replay = signed_slash_command(fields, SECRET, retry_num=retry)
+            async with sb.http.post(sb.events_url, data=replay.body, headers=replay.headers) as r:
+                assert r.status == 200
+        # the bad case next to it: a new command after the restart runs
+        status, _, _ = await sb.command("status", user=ALICE)
+        assert status == 200
+        await wait_until(lambda: len(store.recent_audit(50)) > audited, what="the new command")
+        await sb.bot.services.outbox.wait_delivered(timeout=5)
+        entries = store.recent_audit(50)
+        assert [e.command for e in entries[: len(entries) - audited]] == ["status"]
+        assert store.get_lock("alpha") is None
+        assert store.seen.count("slack-command") == 2
+
+
+async def test_ssl_checks_pass_and_unhandled_payload_types_get_404(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with slack_bot(tmp_path, **SETUP) as sb:
+        at_start = len(sb.slack.calls())
+        ssl_check = b"ssl_check=1&token=unused"
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        async with sb.http.post(sb.events_url, data=ssl_check, headers=form) as resp:
+            assert resp.status == 200  # Slack's certificate check is not signed
+        for kind in ("view_submission", "shortcut", "event_callback"):
+            body = block_actions_body({"type": kind, "actions": []})
+            async with sb.http.post(
+                sb.events_url, data=body, headers=signed_headers(body, SECRET)
+            ) as resp:
+                assert resp.status == 404, kind
+            forged = signed_headers(body, SECRET + "-wrong")
+            async with sb.http.post(sb.events_url, data=body, headers=forged) as resp:
+                assert resp.status == 401, kind
+        challenge = b'{"type": "url_verification", "challenge": "c-123", "token": "t"}'
+        headers = signed_headers(challenge, SECRET, content_type="application/json")
+        async with sb.http.post(sb.events_url, data=challenge, headers=headers) as resp:
+            assert resp.status == 200
+            assert "c-123" in await resp.text()
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(sb.slack.calls()) == at_start
         assert sb.bot.services.store.recent_audit(5) == []

@@ -120,3 +120,20 @@ def test_a_message_whose_post_died_is_not_alive(tmp_path: Path) -> None:
         assert store.message_alive(other)
     finally:
         store.close()
+
+
+def test_seen_requests_are_remembered_for_the_window_and_across_reopening(
+    tmp_path: Path,
+) -> None:
+    now = [1000.0]
+    store = Store.open(tmp_path / "bot.db", lambda: now[0])
+    assert store.seen.first_time("slack-command", "T1", 900)
+    assert not store.seen.first_time("slack-command", "T1", 900)
+    assert store.seen.first_time("other-source", "T1", 900)  # sources are separate
+    store.close()
+    reopened = Store.open(tmp_path / "bot.db", lambda: now[0])
+    now[0] += 899
+    assert not reopened.seen.first_time("slack-command", "T1", 900)  # a restart forgets nothing
+    now[0] += 2
+    assert reopened.seen.first_time("slack-command", "T1", 900)  # the window has passed
+    assert reopened.seen.count("slack-command") == 1
