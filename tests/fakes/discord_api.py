@@ -403,7 +403,7 @@ class DiscordFake:
                 response = await handler(request, body)
                 response.headers.update(headers)
             except _RateLimited as limited:
-                response = limited.response
+                response, early = limited.response, limited.early
             except DiscordError as error:
                 response = json_response(error.body(), error.status, headers)
             self._log.append(
@@ -458,9 +458,9 @@ class DiscordFake:
             bucket = self._buckets[key] = _Bucket(limit, window, digest, window_start=now)
         early = now < bucket.blocked_until or now < self._global_blocked_until
         if now < self._global_blocked_until:
-            raise _RateLimited(self._too_many(bucket, self._global_blocked_until - now, True, now))
+            raise _RateLimited(self._too_many(bucket, self._global_blocked_until - now, True, now), early)
         if now < bucket.blocked_until:
-            raise _RateLimited(self._too_many(bucket, bucket.blocked_until - now, False, now))
+            raise _RateLimited(self._too_many(bucket, bucket.blocked_until - now, False, now), early)
         queued = self._injected.get(route)
         if queued:
             injected = queued[0]
@@ -1084,9 +1084,10 @@ class DiscordFake:
 
 
 class _RateLimited(Exception):
-    def __init__(self, response: web.Response) -> None:
+    def __init__(self, response: web.Response, early: bool = False) -> None:
         super().__init__("rate limited")
         self.response = response
+        self.early = early
 
 
 def _option_type(value: Any) -> int:

@@ -1,0 +1,399 @@
+"""The Discord fake is faithful: discord.py 2.7's real client and command tree run against it.
+
+REST through ``discord.http`` (login, command sync, interaction callbacks, webhook edits,
+channel posts, threads, role adds, 429s) and the gateway through ``discord.Client.connect``
+(zlib-stream frames, READY and GUILD_CREATE, INTERACTION_CREATE into ``@tree.command`` and
+persistent views, a dropped socket resumed with the missed dispatch replayed once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import discord
+import pytest
+from discord import app_commands
+
+from tests.fakes.discord_api import (
+    ADMIN,
+    APPRENTICE,
+    BOB,
+    DEVREL,
+    GENERAL,
+    GUILD_ID,
+    HIDDEN,
+    READ_ONLY,
+    DiscordFake,
+    ManualClock,
+)
+from tests.fakes.discord_gateway import ZLIB_SUFFIX
+
+GUILD = discord.Object(GUILD_ID)
+
+
+@dataclass
+class Seen:
+    """What the client's handlers saw."""
+
+    acks: list[str] = field(default_factory=list)
+    clicks: list[tuple[str, int]] = field(default_factory=list)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    resumed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class ApproveView(discord.ui.View):
+    """A persistent confirmation: no timeout, fixed custom ids."""
+
+    def __init__(self, seen: Seen) -> None:
+        super().__init__(timeout=None)
+        self.seen = seen
+
+    @discord.ui.button(label="Approve", custom_id="confirm:approve:run-42", style=discord.ButtonStyle.success)
+    async def approve(self, interaction: discord.Interaction, button: discord.ui.Button[ApproveView]) -> None:
+        self.seen.clicks.append((button.custom_id or "", interaction.user.id))
+        await interaction.response.edit_message(content="Approved by <@%d>" % interaction.user.id, view=None)
+
+
+def build_client(seen: Seen) -> tuple[discord.Client, app_commands.CommandTree[discord.Client]]:
+    client = discord.Client(intents=discord.Intents.default())
+    tree = app_commands.CommandTree(client)
+    testnet = app_commands.Group(name="testnet", description="Run the testnet's runbooks")
+    incident = app_commands.Group(name="incident", description="Incidents", parent=testnet)
+
+    @incident.command(name="ack", description="Acknowledge an incident")
+    @app_commands.describe(incident_id="The incident's number", note="Why")
+    async def ack(interaction: discord.Interaction, incident_id: int, note: str | None = None) -> None:
+        await interaction.response.defer(thinking=True)
+        roles = [r.id for r in getattr(interaction.user, "roles", [])]
+        seen.acks.append(f"{incident_id}:{note}:{interaction.id}:{DEVREL in roles}")
+        await interaction.edit_original_response(content=f"Incident {incident_id} acknowledged")
+
+    tree.add_command(testnet, guild=GUILD)
+
+    @client.event
+    async def on_ready() -> None:
+        seen.ready.set()
+
+    @client.event
+    async def on_resumed() -> None:
+        seen.resumed.set()
+
+    async def setup_hook() -> None:
+        client.add_view(ApproveView(seen))
+
+    client.setup_hook = setup_hook  # type: ignore[method-assign]
+    return client, tree
+
+
+@contextlib.asynccontextmanager
+async def connected(fake: DiscordFake, seen: Seen) -> AsyncIterator[tuple[discord.Client, app_commands.CommandTree[discord.Client]]]:
+    """A logged-in client whose gateway is connected and ready; closed afterwards."""
+    client, tree = build_client(seen)
+    await client.login(fake.token)
+    runner = asyncio.create_task(client.connect(reconnect=True), name="discord-client")
+    try:
+        await asyncio.wait_for(seen.ready.wait(), 10)
+        yield client, tree
+    finally:
+        await client.close()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(runner, 5)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[DiscordFake]:
+    async with DiscordFake() as running:
+        with running.pointed_at():
+            yield running
+
+
+# ---------------------------------------------------------------- REST
+
+
+async def test_login_reads_the_bot_user_and_application(fake: DiscordFake) -> None:
+    client, _ = build_client(Seen())
+    try:
+        await client.login(fake.token)
+        assert client.user is not None and client.user.id == fake.bot.id
+        assert client.application_id == fake.application_id
+    finally:
+        await client.close()
+
+
+async def test_login_with_a_wrong_token_fails(fake: DiscordFake) -> None:
+    client, _ = build_client(Seen())
+    try:
+        with pytest.raises(discord.LoginFailure):
+            await client.login("not-the-token")
+    finally:
+        await client.close()
+    assert fake.requests("GET /users/@me")[-1].status == 401
+
+
+async def test_tree_sync_to_a_guild_stores_the_schema(fake: DiscordFake) -> None:
+    client, tree = build_client(Seen())
+    try:
+        await client.login(fake.token)
+        synced = await tree.sync(guild=GUILD)
+        assert [c.name for c in synced] == ["testnet"]
+        [stored] = fake.commands(GUILD_ID)
+        [group] = stored["options"]
+        assert (group["type"], group["name"]) == (2, "incident")
+        [ack] = group["options"]
+        assert (ack["type"], ack["name"]) == (1, "ack")
+        assert [(o["name"], o["type"], o.get("required", False)) for o in ack["options"]] == [
+            ("incident_id", 4, True),
+            ("note", 3, False),
+        ]
+        fetched = await tree.fetch_commands(guild=GUILD)
+        assert [c.id for c in fetched] == [c.id for c in synced]
+        assert fake.commands(None) == []  # nothing global
+    finally:
+        await client.close()
+
+
+async def test_a_too_long_description_is_refused_like_discord(fake: DiscordFake) -> None:
+    client, tree = build_client(Seen())
+    try:
+        await client.login(fake.token)
+        await tree.sync(guild=GUILD)
+        # discord.py itself checks descriptions; go under it, as a hand-written payload would.
+        bad = [{"name": "testnet", "description": "x" * 101, "type": 1}]
+        with pytest.raises(discord.HTTPException) as raised:
+            await client.http.bulk_upsert_guild_commands(fake.application_id, GUILD_ID, bad)
+        assert raised.value.status == 400 and raised.value.code == 50035
+        assert "description" in raised.value.text
+        assert fake.command_names(GUILD_ID) == ["testnet"]  # the earlier schema is kept
+        for bad_one in (
+            [{"name": "Testnet", "description": "upper case", "type": 1}],
+            [{"name": "t", "description": "d", "options": [
+                {"type": 3, "name": "a", "description": "a"},
+                {"type": 3, "name": "b", "description": "b", "required": True}]}],
+            [{"name": "t", "description": "d", "options": [
+                {"type": 1, "name": "s", "description": "s", "options": [
+                    {"type": 2, "name": "g", "description": "g"}]}]}],
+            [{"name": "t", "description": "d", "options": [
+                {"type": 3, "name": f"o{i}", "description": "o"} for i in range(26)]}],
+        ):
+            with pytest.raises(discord.HTTPException) as raised:
+                await client.http.bulk_upsert_guild_commands(fake.application_id, GUILD_ID, bad_one)
+            assert raised.value.code == 50035, bad_one
+        assert fake.command_names(GUILD_ID) == ["testnet"]
+    finally:
+        await client.close()
+
+
+async def test_message_limits_and_channel_permissions(fake: DiscordFake) -> None:
+    client, _ = build_client(Seen())
+    try:
+        await client.login(fake.token)
+        general = client.get_partial_messageable(GENERAL)
+        posted = await general.send("deploying v0.62.0", embed=discord.Embed(title="Deploy", description="d" * 4096))
+        # Without a gateway cache the message has no guild; use the REST call underneath.
+        thread = await client.http.start_thread_with_message(
+            GENERAL, posted.id, name="deploy v0.62.0 details", auto_archive_duration=1440)
+        thread_id = int(thread["id"])
+        await client.get_partial_messageable(thread_id).send("step 1 done")
+        with pytest.raises(discord.HTTPException) as twice:
+            await client.http.start_thread_with_message(GENERAL, posted.id, name="again", auto_archive_duration=1440)
+        assert twice.value.code == 160004
+        await posted.edit(content="deployed v0.62.0")
+        [message] = fake.messages(GENERAL)
+        assert [r.content for r in message.revisions] == ["deploying v0.62.0", "deployed v0.62.0"]
+        assert [m.content for m in fake.messages(thread_id)] == ["step 1 done"]
+
+        with pytest.raises(discord.HTTPException) as too_long:
+            await general.send("x" * 2001)
+        assert too_long.value.code == 50035 and "content" in too_long.value.text
+        with pytest.raises(discord.HTTPException) as big_embed:
+            await general.send(embed=discord.Embed(description="d" * 4097))
+        assert big_embed.value.code == 50035
+        total = [discord.Embed(title="t" * 256, description="d" * 4000), discord.Embed(description="e" * 2000)]
+        with pytest.raises(discord.HTTPException) as over_total:
+            await general.send(embeds=total)
+        assert "6000" in over_total.value.text
+        with pytest.raises(discord.Forbidden) as no_send:
+            await client.get_partial_messageable(READ_ONLY).send("hello")
+        assert no_send.value.code == 50013
+        with pytest.raises(discord.Forbidden) as no_access:
+            await client.get_partial_messageable(HIDDEN).send("hello")
+        assert no_access.value.code == 50001
+        assert fake.messages(READ_ONLY) == [] and fake.messages(HIDDEN) == []
+        assert len(fake.messages(GENERAL)) == 1
+    finally:
+        await client.close()
+
+
+async def test_a_429_on_a_channel_post_is_honoured(fake: DiscordFake) -> None:
+    client, _ = build_client(Seen())
+    route = "POST /channels/{channel_id}/messages"
+    try:
+        await client.login(fake.token)
+        fake.inject_429(route, retry_after=0.6)
+        await client.get_partial_messageable(GENERAL).send("after the limit")
+        first, second = fake.requests(route)
+        assert (first.status, second.status) == (429, 200)
+        assert second.received_at - first.received_at >= 0.6
+        assert not any(r.early for r in fake.requests())
+        assert [m.content for m in fake.messages(GENERAL)] == ["after the limit"]
+    finally:
+        await client.close()
+
+
+async def test_a_global_429_holds_every_route(fake: DiscordFake) -> None:
+    async with aiohttp.ClientSession() as http:
+        fake.inject_429("GET /users/@me", retry_after=0.5, global_=True)
+        headers = {"Authorization": f"Bot {fake.token}"}
+        limited = await http.get(f"{fake.api_url}/users/@me", headers=headers)
+        assert limited.status == 429 and limited.headers["X-RateLimit-Global"] == "true"
+        body = await limited.json(content_type="application/json")
+        assert body["global"] is True and body["retry_after"] == 0.5
+        other = await http.get(f"{fake.api_url}/gateway/bot", headers=headers)
+        assert other.status == 429  # the global limit covers other routes too
+        assert fake.requests("GET /gateway/bot")[-1].early
+
+
+async def test_a_role_add_and_its_refusals(fake: DiscordFake) -> None:
+    client, _ = build_client(Seen())
+    try:
+        await client.login(fake.token)
+        await client.http.add_role(GUILD_ID, BOB.id, APPRENTICE, reason="operator self-check passed")
+        assert APPRENTICE in fake.member(BOB.id).roles
+        [change] = fake.role_changes
+        assert (change.user_id, change.role_id, change.added, change.reason) == (
+            BOB.id, APPRENTICE, True, "operator self-check passed")
+        member = await client.http.get_member(GUILD_ID, BOB.id)
+        assert str(APPRENTICE) in member["roles"]
+        with pytest.raises(discord.Forbidden) as above:
+            await client.http.add_role(GUILD_ID, BOB.id, ADMIN)
+        assert above.value.code == 50013 and ADMIN not in fake.member(BOB.id).roles
+        with pytest.raises(discord.NotFound) as no_member:
+            await client.http.add_role(GUILD_ID, 42, APPRENTICE)
+        assert no_member.value.code == 10007
+        assert len(fake.role_changes) == 1
+    finally:
+        await client.close()
+
+
+# ---------------------------------------------------------------- gateway and interactions
+
+
+async def test_gateway_frames_are_one_zlib_stream(fake: DiscordFake) -> None:
+    seen = Seen()
+    async with connected(fake, seen) as (client, _):
+        [conn] = fake.gateway.connections
+        assert conn.query == {"v": "10", "encoding": "json", "compress": "zlib-stream"}
+        assert conn.how == "identify"
+        await fake.gateway.wait_until(lambda: conn.heartbeats >= 1)
+        assert conn.sent[0]["op"] == 10
+        assert [p["t"] for p in conn.sent if p["op"] == 0][:2] == ["READY", "GUILD_CREATE"]
+        assert any(p["op"] == 11 for p in conn.sent)  # the heartbeat was acknowledged
+        assert all(frame.endswith(ZLIB_SUFFIX) for frame in conn.frames)
+        stream = zlib.decompressobj()
+        assert b'"op":10' in stream.decompress(conn.frames[0])
+        with pytest.raises(zlib.error):  # later frames only decode in the same stream
+            zlib.decompressobj().decompress(conn.frames[2])
+        guild = client.get_guild(GUILD_ID)
+        assert guild is not None and guild.get_channel(GENERAL) is not None
+        assert {r.id for r in guild.roles} >= {APPRENTICE, ADMIN}
+
+
+async def test_a_slash_command_defers_and_edits_its_response(fake: DiscordFake) -> None:
+    seen = Seen()
+    async with connected(fake, seen) as (_, tree):
+        await tree.sync(guild=GUILD)
+        payload = fake.slash_command("testnet incident ack", {"incident_id": 7, "note": "on it"}, roles=[DEVREL])
+        record = await fake.dispatch_interaction(payload)
+        await fake.wait_until(lambda: record.original is not None and not record.original.is_loading)
+        assert record.callback_types == [5]
+        assert record.original is not None and record.original.content == "Incident 7 acknowledged"
+        assert seen.acks == [f"7:on it:{record.id}:True"]
+        callback = fake.requests("POST /interactions/{interaction_id}/{interaction_token}/callback")[0]
+        assert callback.query.get("with_response") == "1"
+
+
+async def test_answering_twice_or_late_is_refused(fake: DiscordFake) -> None:
+    clock = ManualClock()
+    fake.clock = clock
+    async with aiohttp.ClientSession() as http:
+        fake.gateway.current = None
+        payload = fake.slash_command("testnet incident ack", {"incident_id": 1})
+        # Record without a gateway: the REST rules do not need a connected client.
+        from tests.fakes.discord_api import InteractionRecord
+
+        record = fake.interactions.setdefault(
+            int(payload["id"]), InteractionRecord(int(payload["id"]), payload["token"], 2, payload, clock()))
+        url = f"{fake.api_url}/interactions/{record.id}/{record.token}/callback"
+        ok = await http.post(url, json={"type": 5})
+        assert ok.status == 204
+        again = await http.post(url, json={"type": 4, "data": {"content": "hi"}})
+        assert again.status == 400
+        assert (await again.json())["code"] == 40060
+        late_payload = fake.slash_command("testnet incident ack", {"incident_id": 2})
+        late = fake.interactions.setdefault(
+            int(late_payload["id"]), InteractionRecord(int(late_payload["id"]), late_payload["token"], 2, late_payload, clock()))
+        clock.advance(3.5)
+        expired = await http.post(f"{fake.api_url}/interactions/{late.id}/{late.token}/callback", json={"type": 5})
+        assert expired.status == 404 and (await expired.json())["code"] == 10062
+        assert not late.acknowledged
+        update = await http.post(url.replace(str(record.id), str(late.id)), json={"type": 7})
+        assert update.status == 404  # wrong token for that id
+
+
+async def test_a_button_click_reaches_a_persistent_view(fake: DiscordFake) -> None:
+    seen = Seen()
+    async with connected(fake, seen) as (client, _):
+        posted = await client.get_partial_messageable(GENERAL).send("Deploy v0.62.0?", view=ApproveView(seen))
+        record = await fake.dispatch_interaction(
+            fake.button_click("confirm:approve:run-42", message_id=posted.id, user=BOB))
+        await fake.wait_until(lambda: record.acknowledged)
+        assert seen.clicks == [("confirm:approve:run-42", BOB.id)]
+        assert record.callback_types == [7]
+        message = fake.messages_by_id[posted.id]
+        assert message.content == f"Approved by <@{BOB.id}>" and message.components == []
+        unknown_click = await fake.dispatch_interaction(fake.button_click("confirm:unknown"))
+        await asyncio.sleep(0)  # nothing handles it; the fake stays unanswered
+        assert not unknown_click.acknowledged and len(seen.clicks) == 1
+
+
+async def test_a_dropped_gateway_resumes_and_replays_a_missed_interaction_once(fake: DiscordFake) -> None:
+    seen = Seen()
+    async with connected(fake, seen) as (_, tree):
+        await tree.sync(guild=GUILD)
+        first = fake.gateway.connections[0]
+        await fake.gateway.drop_connection(code=4000)
+        missed = await fake.dispatch_interaction(fake.slash_command("testnet incident ack", {"incident_id": 9}))
+        await asyncio.wait_for(seen.resumed.wait(), 10)
+        await fake.wait_until(lambda: missed.original is not None and not missed.original.is_loading)
+        resumed = fake.gateway.connections[-1]
+        assert resumed.how == "resume" and resumed.path == "/resume-gateway"
+        resume_payload = next(p for p in resumed.received if p["op"] == 6)
+        assert resume_payload["d"]["session_id"] == first.session.id if first.session else False
+        assert [a.split(":")[0] for a in seen.acks] == ["9"]
+        assert missed.callback_types == [5]
+        # A dispatch after the resume arrives on the new socket, once.
+        later = await fake.dispatch_interaction(fake.slash_command("testnet incident ack", {"incident_id": 10}))
+        await fake.wait_until(lambda: later.acknowledged)
+        assert [a.split(":")[0] for a in seen.acks] == ["9", "10"]
+
+
+async def test_an_invalid_session_makes_the_client_identify_again(fake: DiscordFake) -> None:
+    seen = Seen()
+    async with connected(fake, seen):
+        seen.ready.clear()
+        fake.gateway.invalidate_sessions()
+        await fake.gateway.drop_connection(code=None)
+        await asyncio.wait_for(seen.ready.wait(), 15)
+        hows = [c.how for c in fake.gateway.connections]
+        assert hows[0] == "identify" and "invalid-session" in hows and hows[-1] == "identify"
+        assert len(fake.gateway.sessions) == 2
+
+
+def _unused(*_: Any) -> None:  # keep imports honest for type checkers
+    return None
