@@ -1033,8 +1033,11 @@ class DiscordFake:
         payload["data"] = {"custom_id": custom_id, "component_type": 2}
         return payload
 
-    async def dispatch_interaction(self, payload: dict[str, Any]) -> InteractionRecord:
-        """Record the interaction (its 3-second window starts now) and send INTERACTION_CREATE."""
+    def register_interaction(self, payload: dict[str, Any]) -> InteractionRecord:
+        """Know the interaction (its 3-second window starts now) without dispatching it.
+
+        Registering the same payload again returns the first record (a redelivery).
+        """
         record = InteractionRecord(
             id=int(payload["id"]),
             token=payload["token"],
@@ -1042,9 +1045,13 @@ class DiscordFake:
             payload=payload,
             created_at=self.clock(),
         )
-        self.interactions.setdefault(record.id, record)
+        return self.interactions.setdefault(record.id, record)
+
+    async def dispatch_interaction(self, payload: dict[str, Any]) -> InteractionRecord:
+        """Register the interaction and send it as INTERACTION_CREATE in the current session."""
+        record = self.register_interaction(payload)
         await self.gateway.dispatch("INTERACTION_CREATE", payload)
-        return self.interactions[record.id]
+        return record
 
     # ------------------------------------------------------------ what tests read
 

@@ -61,7 +61,8 @@ class ApproveView(discord.ui.View):
 
 
 def build_client(seen: Seen) -> tuple[discord.Client, app_commands.CommandTree[discord.Client]]:
-    client = discord.Client(intents=discord.Intents.default())
+    # A short guild_ready_timeout: on_ready fires once no more GUILD_CREATE is expected.
+    client = discord.Client(intents=discord.Intents.default(), guild_ready_timeout=0.2)
     tree = app_commands.CommandTree(client)
     testnet = app_commands.Group(name="testnet", description="Run the testnet's runbooks")
     incident = app_commands.Group(name="incident", description="Incidents", parent=testnet)
@@ -322,28 +323,31 @@ async def test_answering_twice_or_late_is_refused(fake: DiscordFake) -> None:
     clock = ManualClock()
     fake.clock = clock
     async with aiohttp.ClientSession() as http:
-        fake.gateway.current = None
-        payload = fake.slash_command("testnet incident ack", {"incident_id": 1})
-        # Record without a gateway: the REST rules do not need a connected client.
-        from tests.fakes.discord_api import InteractionRecord
-
-        record = fake.interactions.setdefault(
-            int(payload["id"]), InteractionRecord(int(payload["id"]), payload["token"], 2, payload, clock()))
+        record = fake.register_interaction(fake.slash_command("testnet incident ack", {"incident_id": 1}))
         url = f"{fake.api_url}/interactions/{record.id}/{record.token}/callback"
         ok = await http.post(url, json={"type": 5})
-        assert ok.status == 204
+        assert ok.status == 204  # without with_response, as Discord answers
         again = await http.post(url, json={"type": 4, "data": {"content": "hi"}})
-        assert again.status == 400
-        assert (await again.json())["code"] == 40060
-        late_payload = fake.slash_command("testnet incident ack", {"incident_id": 2})
-        late = fake.interactions.setdefault(
-            int(late_payload["id"]), InteractionRecord(int(late_payload["id"]), late_payload["token"], 2, late_payload, clock()))
+        assert again.status == 400 and (await again.json())["code"] == 40060
+        assert record.callback_types == [5]
+
+        late = fake.register_interaction(fake.slash_command("testnet incident ack", {"incident_id": 2}))
         clock.advance(3.5)
         expired = await http.post(f"{fake.api_url}/interactions/{late.id}/{late.token}/callback", json={"type": 5})
         assert expired.status == 404 and (await expired.json())["code"] == 10062
         assert not late.acknowledged
+        wrong_token = await http.post(f"{fake.api_url}/interactions/{late.id}/{record.token}/callback", json={"type": 5})
+        assert wrong_token.status == 404
         update = await http.post(url.replace(str(record.id), str(late.id)), json={"type": 7})
-        assert update.status == 404  # wrong token for that id
+        assert update.status == 404
+        # The follow-up webhook lives 15 minutes from the interaction.
+        patch = await http.patch(f"{fake.api_url}/webhooks/{fake.application_id}/{record.token}/messages/@original",
+                                 json={"content": "done"})
+        assert patch.status == 200 and record.original is not None and record.original.content == "done"
+        clock.advance(15 * 60)
+        stale = await http.patch(f"{fake.api_url}/webhooks/{fake.application_id}/{record.token}/messages/@original",
+                                 json={"content": "too late"})
+        assert stale.status == 401 and record.original.content == "done"
 
 
 async def test_a_button_click_reaches_a_persistent_view(fake: DiscordFake) -> None:
