@@ -22,7 +22,7 @@ Errors are Discord's JSON: ``{"message", "code"}`` and, for 50035, an ``errors``
 Every answer is ``Content-Type: application/json`` exactly (discord.py ignores a charset).
 
 Rate limits: every route has a bucket (``X-RateLimit-Limit/Remaining/Reset/Reset-After/
-Bucket`` headers); over the limit, or after :meth:`DiscordFake.inject_429`, the answer is a
+Bucket`` headers; the limits per route template can be set with ``buckets=``); over the limit, or after :meth:`DiscordFake.inject_429`, the answer is a
 429 with ``{"message", "retry_after", "global"}``, ``Retry-After`` and ``Via`` (discord.py
 treats a 429 without ``Via`` as a Cloudflare ban). Requests that arrive while a bucket is
 blocked are marked ``early`` in :meth:`DiscordFake.requests`.
@@ -265,8 +265,10 @@ class DiscordFake:
         guilds: Sequence[FakeGuild] | None = None,
         clock: Callable[[], float] = time.monotonic,
         heartbeat_interval_ms: int = 41_250,
+        buckets: Mapping[str, tuple[int, float]] | None = None,
     ) -> None:
         self.token = token
+        self.bucket_policies: dict[str, tuple[int, float]] = {**ROUTE_BUCKETS, **(buckets or {})}
         self.application_id = APPLICATION_ID
         self.bot = BOT
         self.clock = clock
@@ -453,7 +455,7 @@ class DiscordFake:
         key = f"{route}:{major}"
         bucket = self._buckets.get(key)
         if bucket is None:
-            limit, window = ROUTE_BUCKETS.get(route, DEFAULT_BUCKET)
+            limit, window = self.bucket_policies.get(route, DEFAULT_BUCKET)
             digest = hashlib.sha1(route.encode()).hexdigest()[:16]
             bucket = self._buckets[key] = _Bucket(limit, window, digest, window_start=now)
         early = now < bucket.blocked_until or now < self._global_blocked_until
@@ -636,7 +638,7 @@ class DiscordFake:
         if not isinstance(body, dict) or not isinstance(body.get("type"), int):
             raise _invalid_form({"type": {"_errors": [{"code": "BASE_TYPE_REQUIRED", "message": "This field is required"}]}})
         kind = body["type"]
-        data = body.get("data") or {}
+        data = _json_object(body.get("data"), key="data")
         allowed = {4, 5, 9} | ({6, 7} if record.type == 3 else set()) | ({1} if record.type == 1 else set())
         if kind not in allowed:
             raise _invalid_form(
@@ -725,7 +727,7 @@ class DiscordFake:
 
     async def _edit_webhook_message(self, request: web.Request, body: Any) -> web.Response:
         _, message = self._webhook_message(request)
-        body = body or {}
+        body = _json_object(body)
         errors = limits.message_errors(body)
         if errors:
             raise _invalid_form(errors)
@@ -741,7 +743,7 @@ class DiscordFake:
 
     async def _post_followup(self, request: web.Request, body: Any) -> web.StreamResponse:
         record = self._webhook_interaction(request)
-        body = body or {}
+        body = _json_object(body)
         errors = limits.message_errors(body)
         if errors:
             raise _invalid_form(errors)
@@ -783,7 +785,7 @@ class DiscordFake:
 
     async def _post_message(self, request: web.Request, body: Any) -> web.Response:
         channel = self._channel(request.match_info["channel_id"], send=True)
-        body = body or {}
+        body = _json_object(body)
         errors = limits.message_errors(body)
         if errors:
             raise _invalid_form(errors)
@@ -811,7 +813,7 @@ class DiscordFake:
         _, message = self._channel_message(request, send=False)
         if message.author.id != self.bot.id or message.webhook_id is not None:
             raise DiscordError(403, 50005, "Cannot edit a message authored by another user")
-        body = body or {}
+        body = _json_object(body)
         errors = limits.message_errors(body)
         if errors:
             raise _invalid_form(errors)
@@ -821,7 +823,7 @@ class DiscordFake:
 
     async def _start_thread(self, request: web.Request, body: Any) -> web.Response:
         channel, message = self._channel_message(request, send=True)
-        body = body or {}
+        body = _json_object(body)
         name = body.get("name")
         if not isinstance(name, str) or not 1 <= len(name) <= limits.THREAD_NAME_LIMIT:
             raise _invalid_form({"name": {"_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}]}})
@@ -1095,6 +1097,16 @@ class _RateLimited(Exception):
         super().__init__("rate limited")
         self.response = response
         self.early = early
+
+
+def _json_object(value: Any, *, key: str | None = None) -> dict[str, Any]:
+    """A JSON body (or part of one) that must be an object; None counts as empty."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        error = {"_errors": [{"code": "MODEL_TYPE_CONVERT", "message": "Only dictionaries may be used in a ModelType"}]}
+        raise _invalid_form({key: error} if key else error)
+    return value
 
 
 def _option_type(value: Any) -> int:

@@ -13,7 +13,6 @@ import contextlib
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
 import discord
@@ -57,7 +56,7 @@ class ApproveView(discord.ui.View):
     @discord.ui.button(label="Approve", custom_id="confirm:approve:run-42", style=discord.ButtonStyle.success)
     async def approve(self, interaction: discord.Interaction, button: discord.ui.Button[ApproveView]) -> None:
         self.seen.clicks.append((button.custom_id or "", interaction.user.id))
-        await interaction.response.edit_message(content="Approved by <@%d>" % interaction.user.id, view=None)
+        await interaction.response.edit_message(content=f"Approved by <@{interaction.user.id}>", view=None)
 
 
 def build_client(seen: Seen) -> tuple[discord.Client, app_commands.CommandTree[discord.Client]]:
@@ -74,6 +73,7 @@ def build_client(seen: Seen) -> tuple[discord.Client, app_commands.CommandTree[d
         roles = [r.id for r in getattr(interaction.user, "roles", [])]
         seen.acks.append(f"{incident_id}:{note}:{interaction.id}:{DEVREL in roles}")
         await interaction.edit_original_response(content=f"Incident {incident_id} acknowledged")
+        await interaction.followup.send(embed=discord.Embed(title="Details", description=f"incident {incident_id}"))
 
     tree.add_command(testnet, guild=GUILD)
 
@@ -247,6 +247,92 @@ async def test_a_429_on_a_channel_post_is_honoured(fake: DiscordFake) -> None:
         await client.close()
 
 
+async def test_bucket_headers_make_the_client_wait_without_a_429() -> None:
+    route = "POST /channels/{channel_id}/messages"
+    async with DiscordFake(buckets={route: (2, 0.5)}) as fake:
+        with fake.pointed_at():
+            client, _ = build_client(Seen())
+            try:
+                await client.login(fake.token)
+                general = client.get_partial_messageable(GENERAL)
+                for n in range(3):
+                    await general.send(f"message {n}")
+            finally:
+                await client.close()
+        posts = fake.requests(route)
+        assert [r.status for r in posts] == [200, 200, 200]
+        assert posts[2].received_at - posts[0].received_at >= 0.45  # waited for the reset
+        assert posts[0].params["channel_id"] == str(GENERAL)
+
+
+async def test_over_the_limit_is_a_429_with_discords_headers() -> None:
+    route = "POST /channels/{channel_id}/messages"
+    async with DiscordFake(buckets={route: (1, 5.0)}) as fake, aiohttp.ClientSession() as http:
+        headers = {"Authorization": f"Bot {fake.token}"}
+        url = f"{fake.api_url}/channels/{GENERAL}/messages"
+        first = await http.post(url, json={"content": "one"}, headers=headers)
+        assert first.status == 200 and first.headers["X-RateLimit-Remaining"] == "0"
+        assert first.headers["Content-Type"] == "application/json"
+        second = await http.post(url, json={"content": "two"}, headers=headers)
+        assert second.status == 429 and second.headers["Via"] and int(second.headers["Retry-After"]) >= 1
+        body = await second.json(content_type="application/json")
+        assert set(body) == {"message", "retry_after", "global"} and body["global"] is False
+        assert 0 < body["retry_after"] <= 5.0
+        other_channel = await http.post(f"{fake.api_url}/channels/{READ_ONLY}/messages", json={"content": "x"}, headers=headers)
+        assert other_channel.status == 403  # buckets are per channel: not limited, just forbidden
+        assert [m.content for m in fake.messages(GENERAL)] == ["one"]
+
+
+async def test_bad_bodies_are_4xx_never_5xx(fake: DiscordFake) -> None:
+    headers = {"Authorization": f"Bot {fake.token}", "Content-Type": "application/json"}
+    record = fake.register_interaction(fake.slash_command("testnet incident ack", {"incident_id": 1}))
+    targets = [
+        ("POST", f"/channels/{GENERAL}/messages"),
+        ("PUT", f"/applications/{fake.application_id}/guilds/{GUILD_ID}/commands"),
+        ("POST", f"/interactions/{record.id}/{record.token}/callback"),
+        ("PUT", f"/guilds/{GUILD_ID}/members/{BOB.id}/roles/abc"),
+        ("GET", "/channels/not-a-number"),
+    ]
+    bodies = [b"{not json", b"[1, 2]", b'"text"', b'{"type": "x", "data": [1]}', b'[{"name": 5}]', b"null"]
+    async with aiohttp.ClientSession() as http:
+        for method, path in targets:
+            for body in bodies:
+                async with http.request(method, fake.api_url + path, data=body, headers=headers) as response:
+                    assert 400 <= response.status < 500, (method, path, body, response.status)
+                    assert "message" in await response.json(content_type="application/json")
+        unauthorised = await http.get(f"{fake.api_url}/users/@me")
+        assert unauthorised.status == 401
+        missing = await http.get(f"{fake.api_url}/no/such/route", headers=headers)
+        assert missing.status == 404
+    assert fake.messages(GENERAL) == [] and not record.acknowledged
+
+
+async def test_a_redelivered_interaction_is_answered_once(fake: DiscordFake) -> None:
+    seen = Seen()
+    async with connected(fake, seen) as (_, tree):
+        await tree.sync(guild=GUILD)
+        payload = fake.slash_command("testnet incident ack", {"incident_id": 3})
+        first = await fake.dispatch_interaction(payload)
+        again = await fake.dispatch_interaction(payload)  # Discord may deliver an event twice
+        assert first is again
+        callbacks = "POST /interactions/{interaction_id}/{interaction_token}/callback"
+        await fake.wait_until(lambda: len(fake.requests(callbacks)) == 2)
+        assert sorted(r.status for r in fake.requests(callbacks)) == [200, 400]
+        assert first.callback_types == [5]
+
+
+async def test_heartbeats_are_acknowledged() -> None:
+    async with DiscordFake(heartbeat_interval_ms=100) as fake:
+        with fake.pointed_at():
+            seen = Seen()
+            async with connected(fake, seen) as (client, _):
+                conn = fake.gateway.connections[0]
+                await fake.gateway.wait_until(lambda: conn.heartbeats >= 3)
+                assert sum(1 for p in conn.sent if p["op"] == 11) >= 3
+                assert client.latency < 1.0
+                assert len(fake.gateway.connections) == 1  # acknowledged, so no reconnect
+
+
 async def test_a_global_429_holds_every_route(fake: DiscordFake) -> None:
     async with aiohttp.ClientSession() as http:
         fake.inject_429("GET /users/@me", retry_after=0.5, global_=True)
@@ -315,6 +401,9 @@ async def test_a_slash_command_defers_and_edits_its_response(fake: DiscordFake) 
         assert record.callback_types == [5]
         assert record.original is not None and record.original.content == "Incident 7 acknowledged"
         assert seen.acks == [f"7:on it:{record.id}:True"]
+        await fake.wait_until(lambda: len(record.followups) == 1)
+        assert record.followups[0].embeds[0]["title"] == "Details"
+        assert [m.id for m in fake.messages(GENERAL)] == [record.original.id, record.followups[0].id]
         callback = fake.requests("POST /interactions/{interaction_id}/{interaction_token}/callback")[0]
         assert callback.query.get("with_response") == "1"
 
@@ -373,12 +462,16 @@ async def test_a_dropped_gateway_resumes_and_replays_a_missed_interaction_once(f
         first = fake.gateway.connections[0]
         await fake.gateway.drop_connection(code=4000)
         missed = await fake.dispatch_interaction(fake.slash_command("testnet incident ack", {"incident_id": 9}))
+        assert fake.gateway.current is not None
+        missed_seq = fake.gateway.current.seq
         await asyncio.wait_for(seen.resumed.wait(), 10)
         await fake.wait_until(lambda: missed.original is not None and not missed.original.is_loading)
         resumed = fake.gateway.connections[-1]
         assert resumed.how == "resume" and resumed.path == "/resume-gateway"
         resume_payload = next(p for p in resumed.received if p["op"] == 6)
-        assert resume_payload["d"]["session_id"] == first.session.id if first.session else False
+        assert first.session is not None
+        assert resume_payload["d"]["session_id"] == first.session.id
+        assert resume_payload["d"]["seq"] < missed_seq
         assert [a.split(":")[0] for a in seen.acks] == ["9"]
         assert missed.callback_types == [5]
         # A dispatch after the resume arrives on the new socket, once.
@@ -397,7 +490,3 @@ async def test_an_invalid_session_makes_the_client_identify_again(fake: DiscordF
         hows = [c.how for c in fake.gateway.connections]
         assert hows[0] == "identify" and "invalid-session" in hows and hows[-1] == "identify"
         assert len(fake.gateway.sessions) == 2
-
-
-def _unused(*_: Any) -> None:  # keep imports honest for type checkers
-    return None
