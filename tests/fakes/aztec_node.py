@@ -122,9 +122,7 @@ class AztecNodeFake:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port or self._port)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
         """Stop listening: connections to the port are refused."""
