@@ -288,6 +288,15 @@ class FakeGateway:
             await conn.ws.close(code=code, message=b"dropped by the test")
         self._notify()
 
+    async def request_reconnect(self) -> None:
+        """Send RECONNECT (op 7) on the current socket: the client should close it and resume."""
+        session = self.current
+        conn = session.connection if session else None
+        if conn is None:
+            raise RuntimeError("no connected gateway session to ask to reconnect")
+        await conn.send({"op": RECONNECT, "d": None, "s": None, "t": None})
+        self._notify()
+
     def invalidate_sessions(self) -> None:
         """Make every session impossible to resume (the next RESUME gets INVALID_SESSION)."""
         for session in self.sessions.values():

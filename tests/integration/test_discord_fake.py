@@ -123,6 +123,8 @@ async def test_login_reads_the_bot_user_and_application(fake: DiscordFake) -> No
         await client.login(fake.token)
         assert client.user is not None and client.user.id == fake.bot.id
         assert client.application_id == fake.application_id
+        shards, url, limit = await client.http.get_bot_gateway()  # what a sharded client asks
+        assert (shards, url) == (1, fake.gateway.url) and limit["max_concurrency"] == 1
     finally:
         await client.close()
 
@@ -155,6 +157,28 @@ async def test_tree_sync_to_a_guild_stores_the_schema(fake: DiscordFake) -> None
         fetched = await tree.fetch_commands(guild=GUILD)
         assert [c.id for c in fetched] == [c.id for c in synced]
         assert fake.commands(None) == []  # nothing global
+    finally:
+        await client.close()
+
+
+async def test_a_global_sync_is_kept_apart_from_guild_commands(fake: DiscordFake) -> None:
+    client, tree = build_client(Seen())
+
+    @tree.command(name="status", description="What the bot is doing")
+    async def status(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("fine")
+
+    try:
+        await client.login(fake.token)
+        await tree.sync()
+        await tree.sync(guild=GUILD)
+        assert fake.command_names(None) == ["status"] and fake.command_names(GUILD_ID) == ["testnet"]
+        first_id = fake.commands(None)[0]["id"]
+        await tree.sync()  # an overwrite with the same name keeps the command's id
+        assert fake.commands(None)[0]["id"] == first_id
+        assert [scope for scope, _ in fake.command_syncs] == [None, GUILD_ID, None]
+        with pytest.raises(discord.Forbidden):
+            await client.http.bulk_upsert_guild_commands(fake.application_id, 42, [])
     finally:
         await client.close()
 
@@ -478,6 +502,15 @@ async def test_a_dropped_gateway_resumes_and_replays_a_missed_interaction_once(f
         later = await fake.dispatch_interaction(fake.slash_command("testnet incident ack", {"incident_id": 10}))
         await fake.wait_until(lambda: later.acknowledged)
         assert [a.split(":")[0] for a in seen.acks] == ["9", "10"]
+
+
+async def test_a_reconnect_request_is_followed_by_a_resume(fake: DiscordFake) -> None:
+    seen = Seen()
+    async with connected(fake, seen):
+        await fake.gateway.request_reconnect()
+        await asyncio.wait_for(seen.resumed.wait(), 10)
+        assert [c.how for c in fake.gateway.connections] == ["identify", "resume"]
+        assert len(fake.gateway.sessions) == 1
 
 
 async def test_an_invalid_session_makes_the_client_identify_again(fake: DiscordFake) -> None:
