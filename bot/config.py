@@ -626,7 +626,7 @@ def reference_problems(
     default_network: object,
     roles: Iterable[object],
     shell_roles: Iterable[object],
-    permissions: Mapping[object, Iterable[object]],
+    permissions: Mapping[Any, Iterable[object]],
 ) -> list[tuple[RefPath, str]]:
     """Every name one section uses that another section does not define, with the
     path of the use: ``default_network`` naming no network, a permission or the
