@@ -95,7 +95,6 @@ def check_selector(v: str) -> str:
     return v
 
 
-
 class Workload(Model):
     """One Kubernetes workload a deploy rolls."""
 
@@ -248,9 +247,7 @@ class ConnectionEntry(Model):
 
     @model_validator(mode="after")
     def _one_way(self) -> ConnectionEntry:
-        given = [
-            k for k in ("service", "service_suffix", "service_selector") if getattr(self, k)
-        ]
+        given = [k for k in ("service", "service_suffix", "service_selector") if getattr(self, k)]
         if len(given) != 1:
             raise ValueError("give exactly one of service, service_suffix or service_selector")
         return self
@@ -771,8 +768,7 @@ def _loosen(node: Any, *, numeric_strings: bool = True) -> Any:
         return node
     out = dict(node)
     duration = any(
-        isinstance(b, dict) and b.get("pattern") == _DURATION_PATTERN
-        for b in node.get("anyOf", ())
+        isinstance(b, dict) and b.get("pattern") == _DURATION_PATTERN for b in node.get("anyOf", ())
     )
     for key in _SCHEMA_MAPS:
         if isinstance(node.get(key), dict):
@@ -786,9 +782,11 @@ def _loosen(node: Any, *, numeric_strings: bool = True) -> Any:
                 _loosen(v, numeric_strings=numeric_strings and not duration) for v in node[key]
             ]
     kind = node.get("type")
-    constrained = kind in _LAX_STRINGS or (
-        kind == "string" and any(k in node for k in ("pattern", "enum", "const", "minLength"))
-    ) or ("enum" in node and "type" not in node)
+    constrained = (
+        kind in _LAX_STRINGS
+        or (kind == "string" and any(k in node for k in ("pattern", "enum", "const", "minLength")))
+        or ("enum" in node and "type" not in node)
+    )
     if not constrained or "anyOf" in node:
         return out
     meta = {k: out.pop(k) for k in _META if k in out}

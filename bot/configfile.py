@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -236,6 +236,13 @@ def read_config(
 ) -> tuple[BotConfig, list[ConfigProblem]]:
     """Validate YAML ``text``: the config and its warnings (sections that have no
     effect), or :class:`ConfigError` listing every problem with its path and line."""
+    config, warnings, _ = _read(text, source=source, env=env)
+    return config, warnings
+
+
+def _read(
+    text: str, *, source: str, env: Mapping[str, str]
+) -> tuple[BotConfig, list[ConfigProblem], _Document]:
     doc = _Document(env)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -262,7 +269,7 @@ def read_config(
         ConfigProblem(format_path(path), message, doc.line_of(path))
         for path, message in config_warnings(config)
     ]
-    return config, warnings
+    return config, warnings, doc
 
 
 def parse_config(text: str, *, source: str, env: Mapping[str, str]) -> BotConfig:
@@ -278,6 +285,14 @@ class LoadedConfig:
     config: BotConfig
     source: str
     warnings: list[ConfigProblem]
+    lines: Mapping[Path_, int] = field(default_factory=dict)
+
+    def line_of(self, path: Path_) -> int | None:
+        """The line of ``path`` (or of its nearest ancestor) in the file, if known."""
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.lines:
+                return self.lines[path[:end]]
+        return None
 
 
 def inspect_config(
@@ -293,8 +308,8 @@ def inspect_config(
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), [ConfigProblem("", f"cannot read: {exc.strerror}")]) from None
-    config, warnings = read_config(text, source=str(path), env=env)
-    return LoadedConfig(config, str(path), warnings)
+    config, warnings, doc = _read(text, source=str(path), env=env)
+    return LoadedConfig(config, str(path), warnings, doc.lines)
 
 
 def load_config(

@@ -44,9 +44,7 @@ def config_warnings(config: BotConfig) -> list[tuple[WarningPath, str]]:
             )
         prometheus = net.sanity.prometheus
         if prometheus is not None and not prometheus.checks:
-            found.append(
-                ((*where, "sanity", "prometheus"), "has no effect: it lists no checks")
-            )
+            found.append(((*where, "sanity", "prometheus"), "has no effect: it lists no checks"))
     for i, row in enumerate(config.resolution_matrix):
         if config.chat.discord is not None:
             continue  # already warned about as a whole
