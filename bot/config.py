@@ -259,7 +259,7 @@ class ConnectionEntry(Model):
             return self.service
         if self.service_suffix:
             return f"*-{self.service_suffix}"
-        return f"a Service labelled {self.service_selector}"
+        return f"labelled {self.service_selector}"
 
 
 class InfoConfig(Model):

@@ -86,7 +86,9 @@ def resolve_service(entry: ConnectionEntry, services: Sequence[Service]) -> Serv
             found = kept
     if len(found) > 1:
         names = ", ".join(f"`{s.name}`" for s in found)
-        return ServiceMatch(None, f"several Services match {entry.lookup}: {names}")
+        return ServiceMatch(
+            None, f"{len(found)} Services match ({names}): name one with `service:`"
+        )
     return ServiceMatch(found[0])
 
 
