@@ -225,7 +225,10 @@ class ConnectionEntry(Model):
     """
 
     name: str = Field(description="Variable name shown to operators, e.g. ETHEREUM_HOST.")
-    service: str | None = Field(default=None, description="Kubernetes Service name.")
+    service: str | None = Field(
+        default=None,
+        description="Exact Service name (give one of service, service_suffix, service_selector).",
+    )
     service_suffix: str | None = Field(
         default=None,
         description="End of the Service's name after a dash, e.g. ethereum-lb for "
