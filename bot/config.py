@@ -101,7 +101,10 @@ class Workload(Model):
     kind: Literal["StatefulSet", "Deployment"] = Field(
         description="Workload kind: must be StatefulSet or Deployment."
     )
-    selector: str = Field(description="Label selector, e.g. app=validator.", min_length=1)
+    selector: str = Field(
+        description="Label selector of the workload or of its pods, e.g. app=validator.",
+        min_length=1,
+    )
     canary: bool = Field(
         default=False, description="With --canary, update one pod of this StatefulSet first."
     )

@@ -162,3 +162,23 @@ async def test_info_reads_a_chart_shaped_network_by_suffix(tmp_path: Path) -> No
     assert "ETHEREUM_HOST  34.1.2.3:8545" in out
     assert "(`alpha-aztec-network-boot-node-lb-tcp` has no external address yet)" in out
     assert "FAUCET         ?  (no Service *-faucet-lb)" in out
+
+
+async def test_sections_with_no_effect_are_warned_about_by_check_and_at_start_up(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "bot.yaml"
+    config.write_text(
+        f"chat:\n  discord: {{token: t}}\nstate: {{path: {tmp_path / 'bot.db'}}}\n",
+        encoding="utf-8",
+    )
+    code, out, err = await run_cli("config", "check", "--config", str(config))
+    assert code == 0, err
+    assert "warning: chat.discord: Discord is not supported yet" in out
+    code, out, err = await run_cli("exec", "--config", str(config), "/testnet help")
+    assert code == 0, err
+    assert "chat.discord: Discord is not supported yet" in err
+    # Without the section: no warning.
+    config.write_text(f"state: {{path: {tmp_path / 'bot.db'}}}\n", encoding="utf-8")
+    code, out, err = await run_cli("config", "check", "--config", str(config))
+    assert code == 0 and "warning" not in out
