@@ -66,7 +66,8 @@ class NetworkReport:
         return "\n".join(lines)
 
 
-LineOf = Callable[[Path_], "int | None"]
+LineOf = Callable[[Path_], int | None]
+"""Where a config path is in the file (its line), if known."""
 
 
 async def check_network(
