@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from bot import __version__
-from bot.config import BotConfig
-from bot.configfile import ConfigError, load_config
+from bot.config import BotConfig, config_json_schema
+from bot.configfile import ConfigError, LoadedConfig, inspect_config
 from bot.core import Outcome
 from bot.errors import StartupError
 from bot.logs import configure_logging
@@ -52,7 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("text", help="the command text")
     cfg = sub.add_parser("config", help="check or describe the configuration")
     cfg_sub = cfg.add_subparsers(dest="config_cmd", required=True, metavar="ACTION")
-    with_config(cfg_sub.add_parser("check", help="validate a config file"))
+    check = with_config(cfg_sub.add_parser("check", help="validate a config file"))
+    check.add_argument(
+        "--live",
+        action="store_true",
+        help="also look up every workload, pod selector and Service in the cluster",
+    )
     cfg_sub.add_parser("schema", help="print the config's JSON Schema")
     manifest = sub.add_parser("slack-manifest", help="print the Slack app manifest (YAML)")
     manifest.add_argument(
@@ -90,17 +95,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_OK
     if args.cmd == "config" and args.config_cmd == "schema":
-        print(json.dumps(BotConfig.model_json_schema(), indent=2))
+        print(json.dumps(config_json_schema(), indent=2))
         return EXIT_OK
     try:
-        config, source = load_config(args.config, env=env)
+        loaded = inspect_config(args.config, env=env)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    config, source = loaded.config, loaded.source
     if args.cmd == "config":
-        nets = ", ".join(sorted(config.networks)) or "none"
-        print(f"{source}: OK (networks: {nets})")
-        return EXIT_OK
+        return _config_check(loaded, live=args.live)
     if args.cmd == "run":
         updates: dict[str, object] = {}
         if args.host is not None:
@@ -115,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         fmt=config.logging.format,
         secrets=config.secrets(),
     )
+    for warning in loaded.warnings:
+        log.warning("config: %s", warning, extra={"event": "config_warning"})
     try:
         if args.cmd == "run":
             return asyncio.run(_run(config, source, shell=sys.stdin.isatty()))
@@ -127,6 +133,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+
+
+def _config_check(loaded: LoadedConfig, *, live: bool) -> int:
+    """``config check``: the file's verdict and warnings, then (``--live``) what the
+    cluster has of everything it names. Non-zero when anything matches nothing."""
+    nets = ", ".join(sorted(loaded.config.networks)) or "none"
+    print(f"{loaded.source}: OK (networks: {nets})")
+    for warning in loaded.warnings:
+        print(f"warning: {warning}")
+    if not live:
+        return EXIT_OK
+    from bot.configlive import check_live
+
+    reports = asyncio.run(check_live(loaded.config, loaded.line_of))
+    for report in reports:
+        print(report.render())
+    problems = sum(len(r.problems) for r in reports)
+    if problems:
+        print(f"{problems} problem(s): see FAIL above", file=sys.stderr)
+        return EXIT_FAILED
+    print("live check: everything configured was found")
+    return EXIT_OK
 
 
 async def _run(config: BotConfig, source: str, *, shell: bool, serve_http: bool = True) -> int:

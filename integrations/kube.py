@@ -50,6 +50,7 @@ from integrations.kube_models import (
     pod_from_json,
     rollout_progress,
     same_repository,
+    selector_matches,
     selector_string,
     service_from_json,
     split_image,
@@ -242,20 +243,30 @@ class KubeClient:
         selector: str | Mapping[str, str] | None = None,
         kinds: Sequence[str] = ("StatefulSet", "Deployment"),
     ) -> list[Workload]:
-        """Workloads of ``kinds`` matching the label ``selector``: in ``kinds`` order, by name."""
+        """Workloads of ``kinds`` matching the label ``selector``: in ``kinds`` order, by name.
+
+        A workload matches when its own labels or its pod template's labels satisfy the
+        selector: Helm charts (the aztec-network chart among them) often put the
+        ``app=`` label on the pods only, and a selector names the pods a workload runs.
+        """
         found: list[Workload] = []
         for kind in kinds:
             listing = self._workload_api(kind)[1]
             raw = await self._json(
                 f"listing {kind}s in {namespace}",
-                listing(
-                    namespace,
-                    label_selector=selector_string(selector),
-                    _request_timeout=self.request_timeout,
-                ),
+                listing(namespace, _request_timeout=self.request_timeout),
             )
             items = sorted(raw.get("items") or [], key=lambda o: o["metadata"]["name"])
-            found.extend(workload_from_json(_kind(kind), item) for item in items)
+            try:
+                matching = [
+                    item
+                    for item in items
+                    if selector_matches(selector, item["metadata"].get("labels") or {})
+                    or selector_matches(selector, _template_labels(item))
+                ]
+            except ValueError as exc:
+                raise KubeError(f"listing {kind}s in {namespace}: {exc}") from None
+            found.extend(workload_from_json(_kind(kind), item) for item in matching)
         return found
 
     async def get_workload(self, namespace: str, kind: str, name: str) -> Workload:
@@ -571,6 +582,12 @@ _KIND_ALIASES: dict[str, WorkloadKind] = {
     "deployments": "Deployment",
     "deploy": "Deployment",
 }
+
+
+def _template_labels(obj: JsonObj) -> Mapping[str, str]:
+    """The labels a workload gives its pods."""
+    template = (obj.get("spec") or {}).get("template") or {}
+    return (template.get("metadata") or {}).get("labels") or {}
 
 
 def _kind(kind: str) -> WorkloadKind:

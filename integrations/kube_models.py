@@ -9,6 +9,7 @@ done, still going, or failed, with the same rules as ``kubectl rollout status``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -397,6 +398,7 @@ class Service:
     ports: tuple[ServicePort, ...]
     external_addresses: tuple[str, ...]
     cluster_ip: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def pending(self) -> bool:
@@ -434,6 +436,7 @@ def service_from_json(obj: JsonObj) -> Service:
             if i.get("ip") or i.get("hostname")
         ),
         cluster_ip=spec.get("clusterIP"),
+        labels=dict(meta.get("labels") or {}),
     )
 
 
@@ -641,3 +644,28 @@ def selector_string(selector: str | Mapping[str, str] | None) -> str:
     if isinstance(selector, str):
         return selector
     return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+
+
+_REQUIREMENT = re.compile(r"^\s*(!?)\s*([A-Za-z0-9./_-]+)\s*(?:(==|=|!=)\s*([A-Za-z0-9._-]*))?\s*$")
+
+
+def selector_matches(selector: str | Mapping[str, str] | None, labels: Mapping[str, str]) -> bool:
+    """Whether ``labels`` satisfy an equality-based label selector (``app=x``,
+    ``app!=x``, ``app``, ``!app``, comma-joined), as the API server decides it.
+
+    Raises ValueError for anything else (set-based selectors included).
+    """
+    text = selector_string(selector)
+    for part in text.split(",") if text.strip() else ():
+        m = _REQUIREMENT.match(part)
+        if m is None:
+            raise ValueError(f"not an equality-based label selector: {text!r}")
+        negated, key, op, value = m.groups()
+        if op is None:
+            if (key in labels) == bool(negated):
+                return False
+        elif negated:
+            raise ValueError(f"not an equality-based label selector: {text!r}")
+        elif (labels.get(key) == value) != (op in ("=", "==")):
+            return False
+    return True
