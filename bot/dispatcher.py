@@ -183,7 +183,7 @@ class Dispatcher:
         )
 
 
-_QUOTING = frozenset("\"'\\“”„‘’«»")  # noqa: RUF001
+_QUOTING = frozenset("\"'\\“”„‘’«»")
 
 
 def _words(text: str) -> list[str]:

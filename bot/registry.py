@@ -175,7 +175,6 @@ class CommandSpec:
                 values[param.name] = param.default
         return values
 
-
     def short_options(self) -> dict[str, str]:
         """``-x`` → ``--x…`` for each option whose first letter no other option shares
         (a one-letter parameter name wins its letter)."""
@@ -221,8 +220,11 @@ class CommandSpec:
 
 def _is_short_option(word: str) -> bool:
     """``-n`` or ``-n=5`` (not ``-5``, a negative number, nor ``-`` alone)."""
-    return len(word) >= 2 and word[0] == "-" and word[1].isalpha() and (
-        len(word) == 2 or word[2] == "="
+    return (
+        len(word) >= 2
+        and word[0] == "-"
+        and word[1].isalpha()
+        and (len(word) == 2 or word[2] == "=")
     )
 
 
@@ -406,11 +408,7 @@ class Registry:
 
     def under(self, path: tuple[str, ...]) -> list[CommandSpec]:
         """The visible commands whose path starts with ``path`` and is longer."""
-        return [
-            s
-            for s in self.specs()
-            if len(s.path) > len(path) and s.path[: len(path)] == path
-        ]
+        return [s for s in self.specs() if len(s.path) > len(path) and s.path[: len(path)] == path]
 
     def help_for(self, topic: str) -> str | None:
         """The help of ``topic``: one command's (with those under it), or a list of

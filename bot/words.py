@@ -11,10 +11,10 @@ the line can keep the quotes' meaning.
 
 from __future__ import annotations
 
-OPENING = {'"': '"', "'": "'", "“": "”", "„": "“", "‘": "’", "«": "»"}  # noqa: RUF001
+OPENING = {'"': '"', "'": "'", "“": "”", "„": "“", "‘": "’", "«": "»"}
 """Each opening quote and the quote that closes it."""
-_CLOSERS = {'"': '"', "'": "'", "“": "””", "„": "“”", "‘": "’'", "«": "»"}  # noqa: RUF001
-_ESCAPABLE = frozenset('"\'\\ \t“”‘’')  # noqa: RUF001
+_CLOSERS = {'"': '"', "'": "'", "“": "””", "„": "“”", "‘": "’'", "«": "»"}
+_ESCAPABLE = frozenset("\"'\\ \t“”‘’")
 
 
 class Word(str):

@@ -62,12 +62,12 @@ __all__ = [
     "Job",
     "KubeClient",
     "KubeError",
-    "default_kubeconfig_paths",
     "Pod",
     "RolloutProgress",
     "RolloutWatch",
     "Service",
     "Workload",
+    "default_kubeconfig_paths",
 ]
 
 log = logging.getLogger(__name__)
