@@ -74,6 +74,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _color() -> bool | None:
+    """False when NO_COLOR is set (no-color.org); None: colour when stdout is a terminal."""
+    return False if os.environ.get("NO_COLOR") else None
+
+
+def log_file(config: BotConfig) -> Path:
+    """Where the logs go while a terminal chat is attached: beside the state file."""
+    return config.state.path.parent / "testnet-bot.log"
+
+
 def exec_text(words: Sequence[str]) -> str:
     """One command text from ``exec``'s arguments: a single argument as it is; several
     joined, re-quoting any that held spaces (``alertname=Block Production`` becomes
@@ -156,11 +166,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if updates:
             config = config.model_copy(update={"http": config.http.model_copy(update=updates)})
     quiet = args.cmd == "exec"
+    attached = args.cmd == "shell" or (args.cmd == "run" and sys.stdin.isatty())
     configure_logging(
         level="WARNING" if quiet and config.logging.level == "INFO" else config.logging.level,
         fmt=config.logging.format,
         secrets=config.secrets(),
+        file=log_file(config) if attached else None,
     )
+    if attached:
+        print(f"(logs: {log_file(config)}; warnings also here)", file=sys.stderr)
     try:
         if args.cmd == "run":
             return asyncio.run(_run(config, source, shell=sys.stdin.isatty()))
@@ -197,7 +211,7 @@ async def _run(config: BotConfig, source: str, *, shell: bool, serve_http: bool 
                 session = ShellSession(
                     bot.dispatcher,
                     bot.services.outbox,
-                    TerminalConsole(),
+                    TerminalConsole(color=_color()),
                     user=config.chat.shell.user,
                 )
                 waiters.append(asyncio.create_task(session.repl(), name="shell-repl"))
@@ -223,7 +237,7 @@ async def _exec(config: BotConfig, source: str, text: str, as_user: str | None, 
         session = ShellSession(
             bot.dispatcher,
             bot.services.outbox,
-            TerminalConsole(),
+            TerminalConsole(color=_color()),
             user=as_user or config.chat.shell.user,
             assume_yes=yes,
         )
