@@ -211,7 +211,7 @@ def test_quotes_keep_their_meaning_in_rest_of_line_arguments() -> None:
     assert labels('alertname="Block Production" network=alpha') == (
         'alertname="Block Production" network=alpha'
     )
-    assert labels("alertname=“Block Production”") == 'alertname="Block Production"'  # noqa: RUF001
+    assert labels("alertname=“Block Production”") == 'alertname="Block Production"'
     assert labels("alertname=Block") == "alertname=Block"
     # A reason typed in quotes is the words inside them; apostrophes and # are text.
     assert words_parse("lock", 'alpha "big release"')["reason"] == "big release"
@@ -221,7 +221,7 @@ def test_quotes_keep_their_meaning_in_rest_of_line_arguments() -> None:
 
 def test_words_split_like_a_shell_but_for_chat() -> None:
     assert split_words('lock alpha "two words"') == ["lock", "alpha", "two words"]
-    assert split_words("a=‘x y’ b") == ["a=x y", "b"]  # noqa: RUF001
+    assert split_words("a=‘x y’ b") == ["a=x y", "b"]
     assert split_words(r"say \"hi\"") == ["say", '"hi"']
     assert split_words("it's fine") == ["it's", "fine"]
     with pytest.raises(UnclosedQuote, match="no closing quotation"):
