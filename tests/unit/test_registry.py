@@ -277,6 +277,7 @@ def test_only_close_words_get_a_suggestion() -> None:
     ("text", "seconds"),
     [
         ("10m", 600),
+        ("every 100ms", 0.1),
         ("every 15m", 900),
         ("10 minutes", 600),
         ("every 10 minutes", 600),
