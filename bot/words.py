@@ -11,9 +11,8 @@ the line can keep the quotes' meaning.
 
 from __future__ import annotations
 
-OPENING = {'"': '"', "'": "'", "“": "”", "„": "“", "‘": "’", "«": "»"}
-"""Each opening quote and the quote that closes it."""
-_CLOSERS = {'"': '"', "'": "'", "“": "””", "„": "“”", "‘": "’'", "«": "»"}
+OPENING = {'"': '"', "'": "'", "“": "”", "„": "“”", "‘": "’'", "«": "»"}
+"""Each opening quote and the quotes that may close it."""
 _ESCAPABLE = frozenset("\"'\\ \t“”‘’")
 
 
@@ -60,7 +59,7 @@ def split_words(text: str) -> list[Word]:
             continue
         at_group_start = not value or value[-1] == "="
         if ch in OPENING and at_group_start:
-            closers = _CLOSERS[ch]
+            closers = OPENING[ch]
             group: list[str] = []
             j = i + 1
             while j < n and text[j] not in closers:
