@@ -23,6 +23,11 @@ from bot.logs import configure_logging
 log = logging.getLogger("testnet_bot.cli")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG = 0, 1, 2, 3
+DOCS = {
+    "commands": "the chat commands (Markdown table, as in the README)",
+    "config": "every configuration key (Markdown, as in docs/configuration.md)",
+}
+CONFIG_HELP = "YAML config (default: ./testnet-bot.yaml if present, else built-in defaults)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,15 +36,13 @@ def _parser() -> argparse.ArgumentParser:
         description="ChatOps for a blockchain testnet: deploys, sanity checks, incidents.",
     )
     parser.add_argument("--version", action="version", version=f"testnet-bot {__version__}")
+    # Accepted before the command too (`testnet-bot --config x.yaml run`); the
+    # command's own --config, when given, wins.
+    parser.add_argument("--config", dest="global_config", type=Path, default=None, help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
 
     def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument(
-            "--config",
-            type=Path,
-            default=None,
-            help="YAML config (default: ./testnet-bot.yaml if present, else built-in defaults)",
-        )
+        p.add_argument("--config", type=Path, default=None, help=CONFIG_HELP)
         return p
 
     run = with_config(sub.add_parser("run", help="start the bot (HTTP server, chat adapters)"))
@@ -49,7 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     ex = with_config(sub.add_parser("exec", help='run one command, e.g. "/testnet status"'))
     ex.add_argument("--as", dest="as_user", default=None, help="act as this shell user")
     ex.add_argument("--yes", action="store_true", help="approve a confirmation")
-    ex.add_argument("text", help="the command text")
+    ex.add_argument(
+        "text",
+        nargs=argparse.REMAINDER,
+        metavar="COMMAND",
+        help='the command text, quoted or not: "/testnet status" or /testnet status',
+    )
     cfg = sub.add_parser("config", help="check or describe the configuration")
     cfg_sub = cfg.add_subparsers(dest="config_cmd", required=True, metavar="ACTION")
     check = with_config(cfg_sub.add_parser("check", help="validate a config file"))
@@ -66,14 +74,58 @@ def _parser() -> argparse.ArgumentParser:
         help="public base URL, e.g. https://bot.example.org (none: Socket Mode)",
     )
     docs = sub.add_parser("docs", help="print generated reference docs (Markdown)")
-    docs.add_argument("what", choices=["commands", "config"])
+    docs.add_argument("what", nargs="?", choices=sorted(DOCS), help="what to print")
+    completion = sub.add_parser("completion", help="print a shell completion script")
+    completion.add_argument("shell", choices=["bash", "zsh"], help="the shell to complete for")
     return parser
+
+
+def _color() -> bool | None:
+    """False when NO_COLOR is set (no-color.org); None: colour when stdout is a terminal."""
+    return False if os.environ.get("NO_COLOR") else None
+
+
+def log_file(config: BotConfig) -> Path:
+    """Where the logs go while a terminal chat is attached: beside the state file."""
+    return config.state.path.parent / "testnet-bot.log"
+
+
+def exec_text(words: Sequence[str]) -> str:
+    """One command text from ``exec``'s arguments: a single argument as it is; several
+    joined, re-quoting any that held spaces (``alertname=Block Production`` becomes
+    ``alertname="Block Production"``) so the chat parser sees the same words."""
+    if len(words) == 1:
+        return words[0]
+    return " ".join(_requote(w) for w in words)
+
+
+def _requote(word: str) -> str:
+    if word and not any(c.isspace() or c in "\"'\\" for c in word):
+        return word
+    name, eq, value = word.partition("=")
+    escaped = (value if eq else word).replace("\\", "\\\\").replace('"', '\\"')
+    if eq and name and not any(c.isspace() or c in "\"'" for c in name):
+        return f'{name}="{escaped}"'
+    return f'"{escaped}"'
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``testnet-bot`` console script; returns the exit code."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "config", None) is None:
+        args.config = args.global_config
     env = dict(os.environ)
+    if args.cmd == "completion":
+        import shtab
+
+        print(shtab.complete(parser, shell=args.shell), end="")
+        return EXIT_OK
+    if args.cmd == "exec" and not args.text:
+        print(
+            'error: exec needs a command, e.g. testnet-bot exec "/testnet status"', file=sys.stderr
+        )
+        return EXIT_USAGE
     if args.cmd == "slack-manifest":
         import commands
         from bot.registry import DEFAULT_REGISTRY
@@ -89,6 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.docs import commands_markdown, config_markdown
         from bot.registry import DEFAULT_REGISTRY
 
+        if args.what is None:
+            print("testnet-bot docs WHAT prints one of:")
+            for name, what in DOCS.items():
+                print(f"  {name:<10} {what}")
+            return EXIT_OK
         print(
             commands_markdown(DEFAULT_REGISTRY) if args.what == "commands" else config_markdown(),
             end="",
@@ -114,19 +171,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         if updates:
             config = config.model_copy(update={"http": config.http.model_copy(update=updates)})
     quiet = args.cmd == "exec"
+    attached = args.cmd == "shell" or (args.cmd == "run" and sys.stdin.isatty())
     configure_logging(
         level="WARNING" if quiet and config.logging.level == "INFO" else config.logging.level,
         fmt=config.logging.format,
         secrets=config.secrets(),
+        file=log_file(config) if attached else None,
     )
     for warning in loaded.warnings:
         log.warning("config: %s", warning, extra={"event": "config_warning"})
+    if attached:
+        print(f"(logs: {log_file(config)}; warnings also here)", file=sys.stderr)
     try:
         if args.cmd == "run":
             return asyncio.run(_run(config, source, shell=sys.stdin.isatty()))
         if args.cmd == "shell":
             return asyncio.run(_run(config, source, shell=True, serve_http=False))
-        return asyncio.run(_exec(config, source, args.text, args.as_user, args.yes))
+        text = exec_text(args.text)
+        return asyncio.run(_exec(config, source, text, args.as_user, args.yes))
     except StartupError as exc:
         log.error("cannot start: %s", exc, extra={"event": "startup_failed"})
         print(f"error: {exc}", file=sys.stderr)
@@ -182,7 +244,7 @@ async def _run(config: BotConfig, source: str, *, shell: bool, serve_http: bool 
                 session = ShellSession(
                     bot.dispatcher,
                     bot.services.outbox,
-                    TerminalConsole(),
+                    TerminalConsole(color=_color()),
                     user=config.chat.shell.user,
                 )
                 waiters.append(asyncio.create_task(session.repl(), name="shell-repl"))
@@ -208,7 +270,7 @@ async def _exec(config: BotConfig, source: str, text: str, as_user: str | None, 
         session = ShellSession(
             bot.dispatcher,
             bot.services.outbox,
-            TerminalConsole(),
+            TerminalConsole(color=_color()),
             user=as_user or config.chat.shell.user,
             assume_yes=yes,
         )

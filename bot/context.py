@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.config import BotConfig, NetworkConfig
 from bot.core import ConfirmRequest, ConfirmResult, Invocation, MessageRef, Table
-from bot.errors import CommandError
+from bot.errors import CommandError, UsageError
 from bot.permissions import Permissions
 from bot.registry import Registry
 from bot.tasks import TaskSupervisor
@@ -95,8 +95,8 @@ class Context:
                     raise CommandError(
                         "No networks are configured (see `networks:` in the config)."
                     )
-                raise CommandError(f"Which network? Name one of: {', '.join(sorted(networks))}.")
+                raise UsageError(f"Which network? Name one of: {', '.join(sorted(networks))}.")
         if name not in networks:
             known = ", ".join(sorted(networks)) or "none configured"
-            raise CommandError(f"Unknown network `{name}` (known: {known}).")
+            raise UsageError(f"Unknown network `{name}` (known: {known}).")
         return name, networks[name]

@@ -30,8 +30,15 @@ def _incident(ctx: Context, incident_id: int) -> Incident:
     return found
 
 
-def _issue(incident: Incident) -> str:
-    return f"#{incident.issue_number}" if incident.issue_number else "pending"
+NO_GITHUB = "none (no `github:` configured, so no issue is filed)"
+
+
+def _issue(incident: Incident, *, github: bool = True) -> str:
+    """The incident's issue as shown: its number, "pending" while one is being filed,
+    or "none" when no GitHub is configured to file it in."""
+    if incident.issue_number:
+        return f"#{incident.issue_number}"
+    return "pending" if github else "none"
 
 
 @command("incidents")
@@ -58,7 +65,7 @@ async def incidents(
                 inc.network,
                 f"{firing}/{total}",
                 ago(inc.opened_at, now),
-                _issue(inc),
+                _issue(inc, github=ctx.config.github is not None),
                 inc.acked_by or "-",
             )
         )
@@ -77,7 +84,7 @@ async def incident(ctx: Context, *, id: Annotated[int, Help("Incident number")])
         f"Incident #{inc.id}: [{inc.criticality}] {inc.event} ({inc.network})",
         f"State: {STATE_ICONS.get(inc.state, inc.state)}, {firing} of {total} alert(s) firing;"
         f" opened {timestamp(inc.opened_at)} ({ago(inc.opened_at, now)})",
-        f"Owner: {inc.owner or 'none'}; issue: {inc.issue_url or _issue(inc)}",
+        f"Owner: {inc.owner or 'none'}; issue: {inc.issue_url or _issue_line(ctx, inc)}",
     ]
     if inc.resolved_at:
         lines.append(f"Resolved after {duration(inc.resolved_at - inc.opened_at)}")
@@ -94,6 +101,12 @@ async def incident(ctx: Context, *, id: Annotated[int, Help("Incident number")])
         ),
     )
     await ctx.reply("\n".join(lines), table=table)
+
+
+def _issue_line(ctx: Context, incident: Incident) -> str:
+    if incident.issue_number or ctx.config.github is not None:
+        return _issue(incident)
+    return NO_GITHUB
 
 
 @command("incident ack", permission="incident")

@@ -34,10 +34,12 @@ async def lock(
 
 
 async def _unlock_plan(ctx: Context, *, network: str) -> str:
+    """What unlocking will lift; refuses (before anyone is asked to approve) when the
+    network is not locked."""
     name, _ = ctx.network(network)
     held = ctx.store.get_lock(name)
     if held is None:
-        return f"Unlock `{name}` (it is not locked now)."
+        raise CommandError(f"`{name}` is not locked; there is nothing to unlock.")
     since = ago(held.since, ctx.services.clock())
     return f"Unlock `{name}`, locked by {held.holder} {since}: {held.reason}."
 

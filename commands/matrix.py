@@ -6,7 +6,7 @@ from typing import Annotated
 
 from bot.context import Context
 from bot.core import Table
-from bot.errors import CommandError
+from bot.errors import UsageError
 from bot.matrix import ResolutionMatrix
 from bot.registry import Help, Rest, command
 from integrations.matchers import MatcherError, parse_label_set
@@ -47,9 +47,9 @@ async def explain(
     try:
         parsed = parse_label_set(labels)
     except MatcherError as exc:
-        raise CommandError(f"Could not read the labels: {exc}. Write e.g. `alertname=X`.") from None
+        raise UsageError(f"Could not read the labels: {exc}. Write e.g. `alertname=X`.") from None
     if not parsed:
-        raise CommandError("Give the alert's labels, e.g. `alertname=BlockProductionStalled`.")
+        raise UsageError("Give the alert's labels, e.g. `alertname=BlockProductionStalled`.")
     chosen, verdicts = _matrix(ctx).explain(parsed)
     where = f"row {chosen.index + 1}" if chosen.index is not None else "the default row"
     row = chosen.row

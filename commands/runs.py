@@ -47,9 +47,10 @@ def _busy(run: Run, now: float) -> str:
 
 
 async def kube_for(services: Services, net: NetworkConfig) -> KubeClient:
-    """The Kubernetes client for a network's context."""
+    """The Kubernetes client for a network's context; a :class:`CommandError` saying
+    what is missing and how to configure it when Kubernetes cannot be reached."""
     if services.kube is None:
-        raise CommandError("Kubernetes is not available in this bot.")
+        raise CommandError("Kubernetes is not available in this bot (no `kubernetes:` access).")
     return await services.kube.client(net.kube_context)
 
 

@@ -11,9 +11,9 @@ created from, or logs when that was a terminal.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Annotated, Any, Protocol, cast
 
-from bot.config import parse_duration
 from bot.context import Context, Services
 from bot.core import Table
 from bot.errors import CommandError
@@ -27,18 +27,35 @@ log = logging.getLogger("testnet_bot.schedules")
 JOB_PREFIX = "sanity-schedule:"
 
 
+_UNIT_WORDS = {
+    **dict.fromkeys(("ms", "millisecond", "milliseconds"), 0.001),
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1.0),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60.0),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600.0),
+    **dict.fromkeys(("d", "day", "days"), 86400.0),
+}
+_SPOKEN = re.compile(r"^(\d+(?:\.\d+)?)?\s*([a-z]+)$")
+_ADVERBS = {"hourly": 3600.0, "daily": 86400.0}
+
+
 class Interval(float):
-    """How often a schedule runs, typed as ``every 15m`` or ``15m``."""
+    """How often a schedule runs: ``15m``, ``every 15m``, ``15 minutes``,
+    ``every 15 minutes``, ``every hour``, ``hourly``."""
 
     @classmethod
     def parse(cls, text: str) -> Interval:
-        """``every 15m`` → 900.0 seconds; ValueError with a hint otherwise."""
-        words = text.split()
-        if words and words[0] == "every":
-            words = words[1:]
-        if len(words) != 1:
-            raise ValueError(f"not an interval: {text!r} (use e.g. `every 15m`)")
-        seconds = parse_duration(words[0])
+        """``every 15 minutes`` → 900.0 seconds; ValueError with a hint otherwise."""
+        spoken = " ".join(text.lower().split())
+        spoken = spoken.removeprefix("every ").strip()
+        if spoken in _ADVERBS:
+            return cls(_ADVERBS[spoken])
+        match = _SPOKEN.match(spoken)
+        if match is None or match.group(2) not in _UNIT_WORDS:
+            raise ValueError(
+                f"not an interval: {text!r} (use e.g. `every 15m` or `every 15 minutes`)"
+            )
+        number, unit = match.groups()
+        seconds = float(number or 1) * _UNIT_WORDS[unit]
         if seconds <= 0:
             raise ValueError("the interval must be longer than zero")
         return cls(seconds)

@@ -68,6 +68,7 @@ __all__ = [
     "RolloutWatch",
     "Service",
     "Workload",
+    "default_kubeconfig_paths",
 ]
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,14 @@ MAX_WATCH_FAILURES = 5
 """Consecutive failures to (re)open a watch before the rollout watch gives up."""
 _TAG = re.compile(r"^(sha256:[0-9a-f]{64}|[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$")
 _ANY_ERROR = (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError)
+
+
+def default_kubeconfig_paths() -> list[str]:
+    """The files kubernetes-asyncio reads when no kubeconfig is named: each entry of
+    ``$KUBECONFIG``, else ``~/.kube/config`` (as seen when this module was imported)."""
+    location = k8s_config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION
+    separator = k8s_config.kube_config.ENV_KUBECONFIG_PATH_SEPARATOR
+    return [os.path.expanduser(p) for p in location.split(separator) if p]
 
 
 def _api_error(exc: BaseException, what: str) -> KubeError:

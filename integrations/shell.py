@@ -8,6 +8,7 @@ a y/N question on the console, or ``--yes`` for ``exec``.
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import threading
 import uuid
@@ -20,9 +21,27 @@ from bot.outbox import DeliveryContext, Outbox, Route
 from bot.responder import OutboxResponder, payload_table
 from state.records import OutboxItem
 
+BOLD, CODE, RESET = "\x1b[1m", "\x1b[36m", "\x1b[0m"
+_CODE_SPAN = re.compile(r"(`[^`\n]+`)")
+_BOLD = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
+
+
+def render_markup(text: str, *, color: bool) -> str:
+    """The bot's neutral markup as terminal text: ``*bold*`` in bold and
+    ```code``` highlighted without its backticks on a colour terminal; elsewhere
+    bold loses its asterisks and code keeps its backticks (plain-text quoting)."""
+    out = []
+    for i, part in enumerate(_CODE_SPAN.split(text)):
+        if i % 2:  # a code span, taken as it is
+            out.append(f"{CODE}{part[1:-1]}{RESET}" if color else part)
+        else:
+            out.append(_BOLD.sub(lambda m: f"{BOLD}{m[1]}{RESET}" if color else m[1], part))
+    return "".join(out)
+
 
 class Console(Protocol):
-    """Where the shell reads lines and writes text."""
+    """Where the shell reads lines and writes text (``color``: whether it shows ANSI
+    colour; a console without the attribute gets plain text)."""
 
     def write(self, text: str) -> None:
         """Show ``text`` (no newline added)."""
@@ -37,10 +56,18 @@ class TerminalConsole:
     """stdin/stdout. A daemon thread reads lines so the event loop never blocks and
     shutdown never waits on a pending read."""
 
-    def __init__(self, stdin: IO[str] | None = None, stdout: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        stdin: IO[str] | None = None,
+        stdout: IO[str] | None = None,
+        *,
+        color: bool | None = None,
+    ) -> None:
         self._stdin = stdin or sys.stdin
         self._stdout = stdout or sys.stdout
         self._lines: asyncio.Queue[str | None] | None = None
+        self.color = self._stdout.isatty() if color is None else color
+        """Bold and code in ANSI colour (default: when stdout is a terminal)."""
 
     def write(self, text: str) -> None:
         """Print to stdout and flush."""
@@ -71,7 +98,8 @@ class BufferConsole:
     """A console in memory: answers come from a queue, output is collected (for
     tests, benchmarks and embedding)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, color: bool = False) -> None:
+        self.color = color
         self.output: list[str] = []
         self.prompts: list[str] = []
         self.answers: asyncio.Queue[str | None] = asyncio.Queue()
@@ -101,7 +129,9 @@ class ShellDelivery:
     async def deliver(self, item: OutboxItem, context: DeliveryContext) -> dict[str, Any] | None:
         """Print the message; edits print again, marked as updated."""
         payload = item.payload
-        text = str(payload.get("text", ""))
+        text = render_markup(
+            str(payload.get("text", "")), color=getattr(self.console, "color", False)
+        )
         table = payload_table(payload.get("table"))
         if table is not None:
             text = f"{text}\n{table.as_text()}" if text else table.as_text()

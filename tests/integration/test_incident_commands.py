@@ -75,14 +75,14 @@ async def test_matrix_and_explain(tmp_path: Path) -> None:
         said = await bot.say(
             "/testnet matrix explain alertname=BlockProductionStalled network=alpha"
         )
-        assert "→ row 1: *Network instability: block production stalls*" in said
+        assert "→ row 1: Network instability: block production stalls (" in said  # bold, rendered
         assert (
             'alertname=~"BlockProduction.*" matches: alertname is "BlockProductionStalled"' in said
         )
         other = await bot.say("/testnet matrix explain alertname=ProvingJobsFailing")
         assert "→ row 2" in other and "✗ row 1" in other
         none = await bot.say("/testnet matrix explain alertname=DiskFull")
-        assert "→ the default row: *Minor operational issues*" in none
+        assert "→ the default row: Minor operational issues (" in none
         assert "Could not read the labels" in await bot.say(
             "/testnet matrix explain alertname=~Foo"
         )

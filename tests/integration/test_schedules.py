@@ -127,7 +127,7 @@ async def test_bad_schedules_are_refused_and_change_nothing(tmp_path: Path) -> N
         config = make_config(tmp_path, **network_config(kubeconfig, sanity=sanity))
         async with ShellBot(config) as bot:
             out = await bot.say("/testnet schedule sanity alpha every soon")
-            assert "not a duration: 'soon'" in out
+            assert "not an interval: 'every soon'" in out and "every 15 minutes" in out
             out = await bot.say("/testnet schedule sanity alpha every 10s")
             assert "`every 10s` is too often" in out and "sanity.min_interval" in out
             out = await bot.say("/testnet schedule sanity beta every 15m")
