@@ -144,8 +144,8 @@ class Bot:
             await slack.start()
             self._stack.push_async_callback(slack.stop)
             self.slack = slack
-        wire_incidents(self._services, server.app, http, self._stack)  # issue 6
-        wire_sanity(self._services, http, schedules=self.resume)  # issue 5
+        wire_incidents(self._services, server.app, http, self._stack)
+        wire_sanity(self._services, http, schedules=self.resume)
         if self.serve_http:
             self.url = await server.start(config.http.host, config.http.port)
             self._stack.push_async_callback(server.stop)

@@ -123,7 +123,7 @@ async def execute_deploy(
     title = f"🚀 Deploying `{run.args['version']}` to `{name}` (requested by {run.owner})"
     rollout, failure = await roll_run(services, run, progress, ref, title=title)
     steps = rollout.steps
-    if failure is None:  # issue 5: the post-deploy gate's verdict is the deploy's
+    if failure is None:  # the post-deploy gate's verdict is the deploy's
         failure = await after_rollout(services, run, progress, ref, rollout.render())
     took = elapsed(run.created_at)
     if failure is None:

@@ -1,4 +1,4 @@
-"""The post-deploy gate: seed 002's "Post-Deploy Gates", run by the bot.
+"""The post-deploy gate: the upgrade runbook's post-deploy gates, run by the bot.
 
 After a successful rollout the deploy runs the network's sanity checks, then keeps
 re-running them every ``gate.interval`` until ``gate.observe`` has passed. A failed

@@ -1,4 +1,4 @@
-"""``/testnet info``: seed 000's "Network Connection Info", read from the cluster.
+"""``/testnet info``: the release runbook's network connection info, read from the cluster.
 
 The running image and, per configured entry, a Service's external address (its
 LoadBalancer ingress IP or hostname) with the port and protocol. A LoadBalancer

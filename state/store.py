@@ -59,7 +59,7 @@ class Store:
         self.clock = clock
         self.confirmations = Confirmations(self.conn, clock)
         self.incidents = Incidents(self.conn, clock)
-        self.sanity = SanityRepo(self.conn, clock)  # issue 5
+        self.sanity = SanityRepo(self.conn, clock)
         self.seen = SeenRequests(self.conn, clock)
 
     @classmethod
