@@ -11,13 +11,17 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import __version__
 from bot.config import BotConfig
 from bot.configfile import ConfigError, load_config
 from bot.core import Outcome
+from bot.lease import DatabaseBusy
 from bot.logs import configure_logging
+
+if TYPE_CHECKING:
+    from bot.control import ControlClient
 
 log = logging.getLogger("testnet_bot.cli")
 
@@ -118,10 +122,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cmd == "run":
             return asyncio.run(_run(config, source, shell=sys.stdin.isatty()))
         if args.cmd == "shell":
-            return asyncio.run(_run(config, source, shell=True, serve_http=False))
+            return asyncio.run(_shell(config, source))
         return asyncio.run(_exec(config, source, args.text, args.as_user, args.yes))
     except KeyboardInterrupt:
         return 130
+    except DatabaseBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 async def _run(config: BotConfig, source: str, *, shell: bool, serve_http: bool = True) -> int:
@@ -166,25 +173,113 @@ async def _run(config: BotConfig, source: str, *, shell: bool, serve_http: bool 
     return EXIT_OK
 
 
-async def _exec(config: BotConfig, source: str, text: str, as_user: str | None, yes: bool) -> int:
-    """Run one command, print its replies, return an exit code from its outcome."""
-    from bot.app import Bot
-    from integrations.shell import ShellSession, TerminalConsole
-
-    async with Bot(config, config_source=source, serve_http=False, resume_runs=False) as bot:
-        session = ShellSession(
-            bot.dispatcher,
-            bot.services.outbox,
-            TerminalConsole(),
-            user=as_user or config.chat.shell.user,
-            assume_yes=yes,
-        )
-        outcome: Outcome = await session.say(text)
+def _exit_code(outcome: Outcome) -> int:
+    """The exit code of a command's outcome: 0 ok, 2 usage or unknown, 1 otherwise."""
     if outcome.success:
         return EXIT_OK
     if outcome in (Outcome.USAGE, Outcome.UNKNOWN):
         return EXIT_USAGE
     return EXIT_FAILED
+
+
+HANDOFF_ATTEMPTS = 3
+"""How often a terminal session re-checks for a bot that starts or stops while it
+decides between handing over and working locally."""
+
+
+async def _running_bot(
+    config: BotConfig, *, user: str | None, assume_yes: bool | None
+) -> ControlClient | None:
+    """A session with the bot running on the configured database, or None if no bot
+    runs there (then the caller works locally)."""
+    from bot.control import connect_to_bot, control_path
+    from bot.lease import bot_running
+
+    database = Path(config.state.path)
+    if str(database) == ":memory:" or not bot_running(database):
+        return None
+    return await connect_to_bot(
+        control_path(database),
+        lambda: bot_running(database),
+        user=user,
+        assume_yes=assume_yes,
+    )
+
+
+async def _exec(config: BotConfig, source: str, text: str, as_user: str | None, yes: bool) -> int:
+    """Run one command, print its replies, return an exit code from its outcome.
+
+    A bot running on the same database runs it (over the control channel); with none
+    it runs here as a local session that starts nothing in the background."""
+    from bot.app import Bot
+    from integrations.shell import ShellSession, TerminalConsole
+
+    for attempt in range(HANDOFF_ATTEMPTS):
+        client = await _running_bot(config, user=as_user, assume_yes=yes)
+        if client is not None:
+            try:
+                outcome = await client.say(text, TerminalConsole())
+            except ConnectionError as exc:
+                print(
+                    f"error: the bot went away before the command finished ({exc})", file=sys.stderr
+                )
+                return EXIT_FAILED
+            finally:
+                await client.close()
+            return _exit_code(outcome)
+        try:
+            async with Bot(
+                config, config_source=source, serve_http=False, resume_runs=False, local=True
+            ) as bot:
+                session = ShellSession(
+                    bot.dispatcher,
+                    bot.services.outbox,
+                    TerminalConsole(),
+                    user=as_user or config.chat.shell.user,
+                    assume_yes=yes,
+                )
+                outcome = await session.say(text)
+            return _exit_code(outcome)
+        except DatabaseBusy:  # a bot started meanwhile: hand the command to it
+            if attempt == HANDOFF_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _shell(config: BotConfig, source: str) -> int:
+    """Chat in this terminal: with the running bot if there is one, else locally."""
+    from bot.app import Bot
+    from integrations.shell import ShellSession, TerminalConsole
+
+    console = TerminalConsole()
+    for attempt in range(HANDOFF_ATTEMPTS):
+        client = await _running_bot(config, user=None, assume_yes=None)
+        if client is not None:
+            try:
+                await client.repl(console)
+            except ConnectionError as exc:
+                print(f"error: the bot went away ({exc})", file=sys.stderr)
+                return EXIT_FAILED
+            finally:
+                await client.close()
+            return EXIT_OK
+        try:
+            async with Bot(
+                config, config_source=source, serve_http=False, resume_runs=False, local=True
+            ) as bot:
+                console.write(
+                    "No bot is running on this database: commands run here, and what they "
+                    "send to Slack or GitHub waits until `testnet-bot run` starts.\n"
+                )
+                session = ShellSession(
+                    bot.dispatcher, bot.services.outbox, console, user=config.chat.shell.user
+                )
+                await session.repl()
+            return EXIT_OK
+        except DatabaseBusy:
+            if attempt == HANDOFF_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 if __name__ == "__main__":
