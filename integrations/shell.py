@@ -41,6 +41,7 @@ class TerminalConsole:
         self._stdin = stdin or sys.stdin
         self._stdout = stdout or sys.stdout
         self._lines: asyncio.Queue[str | None] | None = None
+        self._ended = False
 
     def write(self, text: str) -> None:
         """Print to stdout and flush."""
@@ -60,11 +61,15 @@ class TerminalConsole:
         return queue
 
     async def ask(self, prompt: str) -> str | None:
-        """Print ``prompt``, return the next line typed."""
+        """Print ``prompt``, return the next line typed (None from end of input on)."""
         if self._lines is None:
             self._lines = self._start_reader()
         self.write(prompt)
-        return await self._lines.get()
+        if self._ended:
+            return None
+        line = await self._lines.get()
+        self._ended = line is None
+        return line
 
 
 class BufferConsole:
