@@ -43,6 +43,9 @@ MAX_TEXT = 4000
 """Longest command text accepted (Slack's own limit for a slash command's text)."""
 UNIX_PATH_MAX = 104
 """Socket paths must fit ``sun_path`` (108 bytes on Linux, 104 on macOS)."""
+FALLBACK_DIR = "testnet-bot-{uid}"
+"""The per-user directory in the temp dir for sockets whose path beside the
+database would be too long."""
 
 
 def control_path(database: Path) -> Path:
@@ -53,7 +56,8 @@ def control_path(database: Path) -> Path:
     if len(os.fsencode(beside.absolute())) < UNIX_PATH_MAX:
         return beside
     digest = hashlib.sha256(os.fsencode(database.absolute())).hexdigest()[:20]
-    return Path(tempfile.gettempdir()) / f"testnet-bot-{os.getuid()}" / f"{digest}.sock"
+    private = FALLBACK_DIR.format(uid=os.getuid())
+    return Path(tempfile.gettempdir()) / private / f"{digest}.sock"
 
 
 class ProtocolError(Exception):
@@ -139,6 +143,12 @@ class ControlServer:
         Only the lease holder calls this, so a socket file left by a killed bot is
         removed first."""
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.path.parent.name == FALLBACK_DIR.format(uid=os.getuid()):
+            info = self.path.parent.stat()
+            if info.st_uid != os.getuid() or info.st_mode & 0o077:
+                raise PermissionError(
+                    f"{self.path.parent} must belong to this user alone (mode 0700)"
+                )
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
         old_umask = os.umask(0o177)
