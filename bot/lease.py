@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import socket
 import time
@@ -26,6 +27,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+
+log = logging.getLogger("testnet_bot.lease")
 
 
 def lease_path(database: Path) -> Path:
@@ -147,6 +150,7 @@ async def acquire_exclusive(
     path = lease_path(database)
     fd = _open(path)
     deadline = time.monotonic() + wait_for_sessions
+    waiting = False
     try:
         while not _try_lock(fd, fcntl.LOCK_EX):
             if not _try_lock(fd, fcntl.LOCK_SH):
@@ -162,6 +166,13 @@ async def acquire_exclusive(
                 raise DatabaseBusy(
                     f"a `testnet-bot exec` or `shell` session is using {database} without a "
                     "bot; let it finish (or exit it) and start the bot again"
+                )
+            if not waiting:
+                waiting = True
+                log.info(
+                    "waiting for exec/shell sessions on %s to finish",
+                    database,
+                    extra={"event": "lease_waiting"},
                 )
             await asyncio.sleep(poll)
         holder = Holder(pid=os.getpid(), host=socket.gethostname(), since=time.time())
