@@ -78,18 +78,20 @@ class Result:
     stderr: str
 
 
-async def cli(cwd: Path, *args: str, timeout: float = 60) -> Result:
-    """Run ``testnet-bot args`` without blocking the event loop the fakes serve on."""
+async def cli(cwd: Path, *args: str, stdin: str | None = None, timeout: float = 60) -> Result:
+    """Run ``testnet-bot args`` (typing ``stdin``, if given) without blocking the event
+    loop the fakes serve on."""
     proc = await asyncio.create_subprocess_exec(
         *BIN,
         *args,
         cwd=cwd,
         env=dict(os.environ),
-        stdin=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    typed = None if stdin is None else stdin.encode()
+    out, err = await asyncio.wait_for(proc.communicate(typed), timeout)
     return Result(proc.returncode or 0, out.decode(), err.decode())
 
 

@@ -51,12 +51,21 @@ async def test_exec_hands_off_to_the_running_bot_with_its_output_and_exit_code(
         assert usage.code == 2 and "Did you mean `status`?" in usage.stdout
         done = await cli(tmp_path, "exec", "--config", config, "--yes", "/testnet unlock alpha")
         assert done.code == 0 and "is unlocked" in done.stdout
+        typed = "lock alpha again\nunlock alpha\nn\nunlock alpha\ny\n"
+        shell = await cli(tmp_path, "shell", "--config", config, stdin=typed)
+        assert shell.code == 0, shell
+        assert "connected to the running bot" in shell.stdout
+        assert shell.stdout.count("[y/N]") == 2, "the bot's question was asked in the terminal"
+        assert "declined" in shell.stdout and "is unlocked" in shell.stdout
     finally:
         assert await bot.stop() == 0
     assert commands_run(bot) == [  # the bot ran them, not four local sessions
         "command lock: ok",
         "command unlock: cancelled",
         "command (unknown): unknown",
+        "command unlock: ok",
+        "command lock: ok",
+        "command unlock: cancelled",
         "command unlock: ok",
     ]
     assert not (tmp_path / "bot.db.sock").exists(), "the bot removed its socket on the way out"
