@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from bot.logs import configure_logging
 
 if TYPE_CHECKING:
     from bot.control import ControlClient
+    from integrations.shell import ShellSession, TerminalConsole
 
 log = logging.getLogger("testnet_bot.cli")
 
@@ -126,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_exec(config, source, args.text, args.as_user, args.yes))
     except KeyboardInterrupt:
         return 130
-    except DatabaseBusy as exc:
+    except (DatabaseBusy, ConnectionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
 
@@ -206,27 +207,33 @@ async def _running_bot(
     )
 
 
-async def _exec(config: BotConfig, source: str, text: str, as_user: str | None, yes: bool) -> int:
-    """Run one command, print its replies, return an exit code from its outcome.
-
-    A bot running on the same database runs it (over the control channel); with none
-    it runs here as a local session that starts nothing in the background."""
+async def _in_terminal(
+    config: BotConfig,
+    source: str,
+    *,
+    user: str | None,
+    assume_yes: bool | None,
+    remote: Callable[[ControlClient, TerminalConsole], Awaitable[int]],
+    local: Callable[[ShellSession, TerminalConsole], Awaitable[int]],
+) -> int:
+    """Run a terminal session: ``remote`` with the bot running on the configured
+    database (over the control channel), else ``local`` in a local session that starts
+    nothing in the background. A bot that starts or stops while this decides is
+    noticed and the choice made again."""
     from bot.app import Bot
     from integrations.shell import ShellSession, TerminalConsole
 
+    console = TerminalConsole()
     for attempt in range(HANDOFF_ATTEMPTS):
-        client = await _running_bot(config, user=as_user, assume_yes=yes)
+        client = await _running_bot(config, user=user, assume_yes=assume_yes)
         if client is not None:
             try:
-                outcome = await client.say(text, TerminalConsole())
+                return await remote(client, console)
             except ConnectionError as exc:
-                print(
-                    f"error: the bot went away before the command finished ({exc})", file=sys.stderr
-                )
+                print(f"error: the bot went away ({exc})", file=sys.stderr)
                 return EXIT_FAILED
             finally:
                 await client.close()
-            return _exit_code(outcome)
         try:
             async with Bot(
                 config, config_source=source, serve_http=False, resume_runs=False, local=True
@@ -234,52 +241,50 @@ async def _exec(config: BotConfig, source: str, text: str, as_user: str | None, 
                 session = ShellSession(
                     bot.dispatcher,
                     bot.services.outbox,
-                    TerminalConsole(),
-                    user=as_user or config.chat.shell.user,
-                    assume_yes=yes,
+                    console,
+                    user=user or config.chat.shell.user,
+                    assume_yes=assume_yes,
                 )
-                outcome = await session.say(text)
-            return _exit_code(outcome)
-        except DatabaseBusy:  # a bot started meanwhile: hand the command to it
+                return await local(session, console)
+        except DatabaseBusy:  # a bot started meanwhile: hand the session to it
             if attempt == HANDOFF_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+async def _exec(config: BotConfig, source: str, text: str, as_user: str | None, yes: bool) -> int:
+    """Run one command, print its replies, return an exit code from its outcome
+    (in the running bot if there is one)."""
+
+    async def remote(client: ControlClient, console: TerminalConsole) -> int:
+        return _exit_code(await client.say(text, console))
+
+    async def local(session: ShellSession, console: TerminalConsole) -> int:
+        return _exit_code(await session.say(text))
+
+    return await _in_terminal(
+        config, source, user=as_user, assume_yes=yes, remote=remote, local=local
+    )
 
 
 async def _shell(config: BotConfig, source: str) -> int:
     """Chat in this terminal: with the running bot if there is one, else locally."""
-    from bot.app import Bot
-    from integrations.shell import ShellSession, TerminalConsole
 
-    console = TerminalConsole()
-    for attempt in range(HANDOFF_ATTEMPTS):
-        client = await _running_bot(config, user=None, assume_yes=None)
-        if client is not None:
-            try:
-                await client.repl(console)
-            except ConnectionError as exc:
-                print(f"error: the bot went away ({exc})", file=sys.stderr)
-                return EXIT_FAILED
-            finally:
-                await client.close()
-            return EXIT_OK
-        try:
-            async with Bot(
-                config, config_source=source, serve_http=False, resume_runs=False, local=True
-            ) as bot:
-                console.write(
-                    "No bot is running on this database: commands run here, and what they "
-                    "send to Slack or GitHub waits until `testnet-bot run` starts.\n"
-                )
-                session = ShellSession(
-                    bot.dispatcher, bot.services.outbox, console, user=config.chat.shell.user
-                )
-                await session.repl()
-            return EXIT_OK
-        except DatabaseBusy:
-            if attempt == HANDOFF_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
+    async def remote(client: ControlClient, console: TerminalConsole) -> int:
+        await client.repl(console)
+        return EXIT_OK
+
+    async def local(session: ShellSession, console: TerminalConsole) -> int:
+        console.write(
+            "No bot is running on this database: commands run here, and what they "
+            "send to Slack or GitHub waits until `testnet-bot run` starts.\n"
+        )
+        await session.repl()
+        return EXIT_OK
+
+    return await _in_terminal(
+        config, source, user=None, assume_yes=None, remote=remote, local=local
+    )
 
 
 if __name__ == "__main__":
