@@ -188,6 +188,9 @@ class ControlServer:
             console.send({"op": "error", "message": str(exc)})
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except Exception:
+            log.exception("control: session failed", extra={"event": "control_error"})
+            console.send({"op": "error", "message": "the bot failed; see its log"})
         finally:
             self._connections.discard(task)
             console.gone = True
@@ -216,7 +219,9 @@ class ControlServer:
         session = ShellSession(self.dispatcher, self.outbox, console, user=user, assume_yes=yes)
         console.send({"op": "ready", "pid": os.getpid()})
         commands: asyncio.Queue[str | None] = asyncio.Queue()
-        runner = asyncio.create_task(self._run_commands(session, console, commands))
+        runner = asyncio.create_task(
+            self._run_commands(session, console, commands), name=f"control:{session.destination}"
+        )
         try:
             while True:
                 message = await self._read(reader)
@@ -228,12 +233,18 @@ class ControlServer:
                     console.answers.put_nowait(_text(message, "text", optional=True))
                 else:
                     raise ProtocolError(f"unknown op {message['op']!r}")
+        except asyncio.CancelledError:  # the bot is stopping: so is the command
+            runner.cancel()
+            raise
         finally:
             # The client left (or broke the protocol): a question still open is
             # declined; a command already running finishes in the bot.
             console.answers.put_nowait(None)
             commands.put_nowait(None)
-            await runner
+            await asyncio.wait([runner])
+            failure = None if runner.cancelled() else runner.exception()
+            if failure is not None:
+                raise failure
 
     async def _run_commands(
         self,

@@ -17,7 +17,7 @@ from bot.control import MAX_LINE, ControlClient, control_path
 from bot.core import Outcome
 from bot.lease import DatabaseBusy, lease_path
 from integrations.shell import BufferConsole
-from tests.harness import make_config
+from tests.harness import make_config, wait_until
 
 
 async def raw_exchange(path: Path, *lines: bytes) -> list[dict[str, object]]:
@@ -135,3 +135,27 @@ async def test_bad_requests_are_refused_and_the_bot_serves_on(
             assert await client.say("status", console) is Outcome.OK
         finally:
             await client.close()
+
+
+async def test_a_bot_stopping_mid_question_ends_the_session_and_approves_nothing(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path, networks={"alpha": {"namespace": "a", "image": "x"}})
+    console = BufferConsole()
+    bot = Bot(config, serve_http=False)
+    await bot.__aenter__()
+    try:
+        bot.services.store.lock("alpha", holder="alice", reason="freeze")
+        client = await ControlClient.connect(
+            control_path(config.state.path), user=None, assume_yes=None
+        )
+        asked = asyncio.create_task(client.say("unlock alpha", console))
+        await wait_until(lambda: bool(console.prompts), what="the y/N question")
+    finally:
+        await bot.__aexit__(None, None, None)
+    console.answers.put_nowait("y")
+    with pytest.raises(ConnectionError):
+        await asyncio.wait_for(asked, 10)
+    await client.close()
+    async with Bot(config, serve_http=False) as again:
+        assert again.services.store.get_lock("alpha") is not None
