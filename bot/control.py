@@ -194,10 +194,10 @@ class ControlServer:
         finally:
             self._connections.discard(task)
             console.gone = True
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                if not writer.is_closing():
-                    await writer.drain()
-                writer.close()
+            with contextlib.suppress(ConnectionError, RuntimeError, TimeoutError):
+                if not writer.is_closing():  # a client that stopped reading gets 1 s
+                    await asyncio.wait_for(writer.drain(), 1.0)
+            writer.close()
 
     async def _read(self, reader: asyncio.StreamReader) -> dict[str, Any] | None:
         try:
