@@ -9,16 +9,21 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import __version__
 from bot.config import BotConfig, config_json_schema
 from bot.configfile import ConfigError, LoadedConfig, inspect_config
 from bot.core import Outcome
 from bot.errors import StartupError
+from bot.lease import DatabaseBusy
 from bot.logs import configure_logging
+
+if TYPE_CHECKING:
+    from bot.control import ControlClient
+    from integrations.shell import ShellSession, TerminalConsole
 
 log = logging.getLogger("testnet_bot.cli")
 
@@ -186,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cmd == "run":
             return asyncio.run(_run(config, source, shell=sys.stdin.isatty()))
         if args.cmd == "shell":
-            return asyncio.run(_run(config, source, shell=True, serve_http=False))
+            return asyncio.run(_shell(config, source))
         text = exec_text(args.text)
         return asyncio.run(_exec(config, source, text, args.as_user, args.yes))
     except StartupError as exc:
@@ -195,6 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except (DatabaseBusy, ConnectionError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def _config_check(loaded: LoadedConfig, *, live: bool) -> int:
@@ -261,25 +269,117 @@ async def _run(config: BotConfig, source: str, *, shell: bool, serve_http: bool 
     return EXIT_OK
 
 
-async def _exec(config: BotConfig, source: str, text: str, as_user: str | None, yes: bool) -> int:
-    """Run one command, print its replies, return an exit code from its outcome."""
-    from bot.app import Bot
-    from integrations.shell import ShellSession, TerminalConsole
-
-    async with Bot(config, config_source=source, serve_http=False, resume_runs=False) as bot:
-        session = ShellSession(
-            bot.dispatcher,
-            bot.services.outbox,
-            TerminalConsole(color=_color()),
-            user=as_user or config.chat.shell.user,
-            assume_yes=yes,
-        )
-        outcome: Outcome = await session.say(text)
+def _exit_code(outcome: Outcome) -> int:
+    """The exit code of a command's outcome: 0 ok, 2 usage or unknown, 1 otherwise."""
     if outcome.success:
         return EXIT_OK
     if outcome in (Outcome.USAGE, Outcome.UNKNOWN):
         return EXIT_USAGE
     return EXIT_FAILED
+
+
+HANDOFF_ATTEMPTS = 3
+"""How often a terminal session re-checks for a bot that starts or stops while it
+decides between handing over and working locally."""
+
+
+async def _running_bot(
+    config: BotConfig, *, user: str | None, assume_yes: bool | None
+) -> ControlClient | None:
+    """A session with the bot running on the configured database, or None if no bot
+    runs there (then the caller works locally)."""
+    from bot.control import connect_to_bot, control_path
+    from bot.lease import bot_running
+
+    database = Path(config.state.path)
+    if str(database) == ":memory:" or not bot_running(database):
+        return None
+    return await connect_to_bot(
+        control_path(database),
+        lambda: bot_running(database),
+        user=user,
+        assume_yes=assume_yes,
+    )
+
+
+async def _in_terminal(
+    config: BotConfig,
+    source: str,
+    *,
+    user: str | None,
+    assume_yes: bool | None,
+    remote: Callable[[ControlClient, TerminalConsole], Awaitable[int]],
+    local: Callable[[ShellSession, TerminalConsole], Awaitable[int]],
+) -> int:
+    """Run a terminal session: ``remote`` with the bot running on the configured
+    database (over the control channel), else ``local`` in a local session that starts
+    nothing in the background. A bot that starts or stops while this decides is
+    noticed and the choice made again."""
+    from bot.app import Bot
+    from integrations.shell import ShellSession, TerminalConsole
+
+    console = TerminalConsole(color=_color())
+    for attempt in range(HANDOFF_ATTEMPTS):
+        client = await _running_bot(config, user=user, assume_yes=assume_yes)
+        if client is not None:
+            try:
+                return await remote(client, console)
+            except ConnectionError as exc:
+                print(f"error: the bot went away ({exc})", file=sys.stderr)
+                return EXIT_FAILED
+            finally:
+                await client.close()
+        try:
+            async with Bot(
+                config, config_source=source, serve_http=False, resume_runs=False, local=True
+            ) as bot:
+                session = ShellSession(
+                    bot.dispatcher,
+                    bot.services.outbox,
+                    console,
+                    user=user or config.chat.shell.user,
+                    assume_yes=assume_yes,
+                )
+                return await local(session, console)
+        except DatabaseBusy:  # a bot started meanwhile: hand the session to it
+            if attempt == HANDOFF_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _exec(config: BotConfig, source: str, text: str, as_user: str | None, yes: bool) -> int:
+    """Run one command, print its replies, return an exit code from its outcome
+    (in the running bot if there is one)."""
+
+    async def remote(client: ControlClient, console: TerminalConsole) -> int:
+        return _exit_code(await client.say(text, console))
+
+    async def local(session: ShellSession, console: TerminalConsole) -> int:
+        return _exit_code(await session.say(text))
+
+    return await _in_terminal(
+        config, source, user=as_user, assume_yes=yes, remote=remote, local=local
+    )
+
+
+async def _shell(config: BotConfig, source: str) -> int:
+    """Chat in this terminal: with the running bot if there is one, else locally."""
+
+    async def remote(client: ControlClient, console: TerminalConsole) -> int:
+        await client.repl(console)
+        return EXIT_OK
+
+    async def local(session: ShellSession, console: TerminalConsole) -> int:
+        console.write(
+            "No bot is running on this database: commands run here, and what they "
+            "send to Slack or GitHub waits until `testnet-bot run` starts.\n"
+        )
+        await session.repl()
+        return EXIT_OK
+
+    return await _in_terminal(
+        config, source, user=None, assume_yes=None, remote=remote, local=local
+    )
 
 
 if __name__ == "__main__":

@@ -22,12 +22,18 @@ def wire_incidents(
     app: web.Application,
     http: aiohttp.ClientSession,
     stack: AsyncExitStack,
+    *,
+    background: bool = True,
 ) -> IncidentDesk:
     """Create the desk, mount ``/hooks/alertmanager`` on ``app`` (before it starts),
-    route ``github:*`` outbox items when GitHub is configured, and start the timer."""
+    route ``github:*`` outbox items when GitHub is configured, and start the timer.
+    Without ``background`` (a terminal session with no bot) only the desk is made:
+    no webhook, no GitHub delivery, no timer."""
     config = services.config
     desk = IncidentDesk(config, services.store, services.outbox, clock=services.clock)
     services.extras["incidents"] = desk
+    if not background:
+        return desk
     AlertmanagerWebhook(config.alertmanager, desk, services.metrics).mount(app)
     if config.github is not None:
         from integrations.github import GitHubClient

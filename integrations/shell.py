@@ -68,6 +68,7 @@ class TerminalConsole:
         self._lines: asyncio.Queue[str | None] | None = None
         self.color = self._stdout.isatty() if color is None else color
         """Bold and code in ANSI colour (default: when stdout is a terminal)."""
+        self._ended = False
 
     def write(self, text: str) -> None:
         """Print to stdout and flush."""
@@ -87,11 +88,15 @@ class TerminalConsole:
         return queue
 
     async def ask(self, prompt: str) -> str | None:
-        """Print ``prompt``, return the next line typed."""
+        """Print ``prompt``, return the next line typed (None from end of input on)."""
         if self._lines is None:
             self._lines = self._start_reader()
         self.write(prompt)
-        return await self._lines.get()
+        if self._ended:
+            return None
+        line = await self._lines.get()
+        self._ended = line is None
+        return line
 
 
 class BufferConsole:
