@@ -83,7 +83,9 @@ async def test_a_permanent_failure_is_dead_at_once_and_the_queue_moves_on(outbox
     assert outbox.store.dead_items()[0].last_error == "channel_not_found"
 
 
-async def test_delivery_is_in_order_per_destination_and_edits_collapse(outbox: Outbox) -> None:
+async def test_edits_collapse_and_wait_behind_posts_but_never_before_their_own(
+    outbox: Outbox,
+) -> None:
     dest = RecordingDestination()
     outbox.add_route("test", Route(dest))
     store = outbox.store
@@ -96,7 +98,7 @@ async def test_delivery_is_in_order_per_destination_and_edits_collapse(outbox: O
     outbox.wake()
     assert await outbox.wait_delivered(timeout=5)
     texts = [(i.op, i.payload["text"]) for i in dest.delivered]
-    assert texts == [("post", "progress 0"), ("update", "progress 5"), ("post", "done")]
+    assert texts == [("post", "progress 0"), ("post", "done"), ("update", "progress 5")]
     assert store.message_ref(key) == {"n": 1}
     assert store.outbox_counts() == {("test:a", "delivered"): 7}
 
