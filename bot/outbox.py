@@ -417,9 +417,7 @@ class Outbox:
         delay = backoff * self._rng.uniform(0.5, 1.0)
         if retry_after is not None:
             delay = max(delay, retry_after)
-        self.store.mark_retry(
-            item.id, at=self.clock() + delay, error=error, maybe_sent=maybe_sent
-        )
+        self.store.mark_retry(item.id, at=self.clock() + delay, error=error, maybe_sent=maybe_sent)
         self.metrics.delivery(item.destination, "retry")
         log.info(
             "will retry %s in %.1fs: %s",

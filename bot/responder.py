@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.core import ConfirmRequest, ConfirmResult, MessageRef, Table
 from bot.outbox import Outbox
+from state.records import Priority
 
 
 def table_payload(table: Table | None) -> dict[str, Any] | None:
@@ -33,6 +34,7 @@ class OutboxResponder:
         self.outbox = outbox
         self._destination = destination
         self._extra = extra or {}
+        self._replied = False
 
     @property
     def destination(self) -> str:
@@ -46,8 +48,11 @@ class OutboxResponder:
         return payload
 
     async def reply(self, text: str, *, table: Table | None = None) -> MessageRef:
-        """Queue a new message."""
-        key = self.outbox.post(self._destination, self._payload(text, table))
+        """Queue a new message; the command's first reply goes ahead of the channel's
+        progress edits and thread replies (someone is waiting for it)."""
+        priority = Priority.REPLY if self._replied else Priority.URGENT
+        self._replied = True
+        key = self.outbox.post(self._destination, self._payload(text, table), priority=priority)
         return MessageRef(self._destination, key)
 
     async def update(self, ref: MessageRef, text: str, *, table: Table | None = None) -> None:

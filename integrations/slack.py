@@ -41,7 +41,7 @@ from integrations.slack_blocks import (
     message_blocks,
 )
 from state.confirmations import APPROVED, CANCELLED, EXPIRED, Confirmation
-from state.records import OutboxItem
+from state.records import OutboxItem, Priority
 
 log = logging.getLogger("testnet_bot.slack")
 
@@ -431,6 +431,7 @@ class SlackAdapter:
             "post",
             {"text": request.plan, "blocks": blocks, **responder_extra(responder)},
             message_key=key,
+            priority=Priority.URGENT,  # people wait on the prompt: before edits and replies
         )
         try:
             return await asyncio.wait_for(future, timeout)
