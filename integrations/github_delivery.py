@@ -41,9 +41,10 @@ from state.records import OutboxItem
 log = logging.getLogger("testnet_bot.github")
 LOOKBACK = 600.0
 """Seconds before an item was queued from which its comment is looked for (clock skew)."""
-MAX_IN_FLIGHT = 4
-"""Concurrent GitHub requests: GitHub asks integrations to keep this low (its hard
-limit is 100), and a few let one slow issue not hold the others."""
+MAX_IN_FLIGHT = 1
+"""GitHub's REST best practices: make requests serially, not concurrently, to stay
+clear of secondary rate limits. Lanes still keep issues independent: an item that
+backs off frees the route for the others."""
 
 
 class IssueBook(Protocol):
