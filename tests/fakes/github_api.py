@@ -200,6 +200,9 @@ class FakeIssue:
     updated_at: str = field(default_factory=_now_iso)
     closed_at: str | None = None
     indexed_from: float = 0.0  # monotonic time from which search sees it
+    events: list[str] = field(default_factory=list)
+    """What changed, as GitHub's issue events name it: ``closed``, ``reopened``,
+    ``labeled:<name>``, ``unlabeled:<name>`` (a no-op change records nothing)."""
 
 
 @dataclass
@@ -599,6 +602,8 @@ class GitHubFake:
             issue.body = data["body"]
         if "labels" in data:
             issue.labels = list(dict.fromkeys(str(n) for n in data["labels"]))
+        if state != issue.state:
+            issue.events.append("closed" if state == "closed" else "reopened")
         if state == "closed" and issue.state == "open":
             issue.closed_at = _now_iso()
             issue.state_reason = reason or "completed"
@@ -661,6 +666,7 @@ class GitHubFake:
             raise _validation_failed(  # label names are strings of at most 50 characters
                 {"resource": "Label", "code": "invalid", "field": "labels"}
             )
+        issue.events.extend(f"labeled:{n}" for n in dict.fromkeys(names) if n not in issue.labels)
         issue.labels = list(dict.fromkeys([*issue.labels, *(str(n) for n in names)]))
         issue.updated_at = _now_iso()
         return _json([self._label_json(n) for n in issue.labels])
@@ -671,6 +677,7 @@ class GitHubFake:
         if name not in issue.labels:
             raise _http_error(404, "Label does not exist")
         issue.labels.remove(name)
+        issue.events.append(f"unlabeled:{name}")
         issue.updated_at = _now_iso()
         return _json([self._label_json(n) for n in issue.labels])
 
