@@ -9,8 +9,10 @@ Order: items are delivered one at a time per *lane* (by default the destination,
 Slack channel is one lane; GitHub items get one lane per issue). Within a lane the
 most urgent item goes first (:class:`~state.records.Priority`: prompts and incident
 roots, then replies, then edits), in queue order among equals; an edit or a thread
-reply never overtakes its own message. Lanes proceed independently: an item backing
-off holds up only its lane.
+reply never overtakes its own message. A lane's edits queue beside its posts (Slack
+paces the two apart), so a stream of posts does not starve them; an edit waits until
+its message is posted. Lanes proceed independently: an item backing off holds up
+only its lane.
 
 An item is marked delivered only after the destination accepted it. Before each
 attempt the item is durably flagged as "maybe sent", so a delivery can tell a first
@@ -131,6 +133,12 @@ class Route:
     """Keep send times and pauses in SQLite, so the limits hold across restarts."""
     max_in_flight: int | None = None
     """At most this many deliveries of the route at once (None: one per lane)."""
+
+
+def _lane_key(item: OutboxItem) -> str:
+    """What one delivery at a time is kept per: the item's lane, with edits apart."""
+    lane = item.lane or item.destination
+    return f"{lane}#edits" if item.op == "update" else lane
 
 
 class Outbox:
@@ -291,10 +299,12 @@ class Outbox:
             route = self._route(item.destination)
             if route is None:
                 continue
-            lane = item.lane or item.destination
-            self._queued.add(lane)
+            lane = _lane_key(item)
+            self._queued.add(item.lane or item.destination)
             if lane in self._inflight:
                 continue
+            if item.op == "update" and not self._posted(item):
+                continue  # its message goes first; that delivery rescans
             if route.max_in_flight is not None:
                 if self._route_load.get(id(route), 0) >= route.max_in_flight:
                     continue  # a delivery of the route finishing rescans
@@ -316,6 +326,13 @@ class Outbox:
                 f"outbox:{lane}", self._deliver(item, route)
             )
         return next_due
+
+    def _posted(self, item: OutboxItem) -> bool:
+        """False while the message an edit belongs to is still waiting to be posted."""
+        key = item.message_key
+        if key is None or self.store.message_ref(key) is not None:
+            return True
+        return not self.store.message_alive(key)  # a dead post: let the edit fail fast
 
     def _route(self, destination: str) -> Route | None:
         return self._routes.get(destination) or self._routes.get(destination.split(":", 1)[0])
@@ -385,7 +402,7 @@ class Outbox:
             self.store.mark_delivered(item.id, superseded=superseded)
             self.metrics.delivery(item.destination, "delivered")
         finally:
-            self._inflight.pop(item.lane or item.destination, None)
+            self._inflight.pop(_lane_key(item), None)
             self._route_load[id(route)] = max(self._route_load.get(id(route), 1) - 1, 0)
             self._wake.set()
 

@@ -315,11 +315,12 @@ class Store:
 
     def outbox_heads(self, now: float | None = None) -> list[OutboxItem]:
         """The next item of each lane: its most urgent pending item, oldest first among
-        equals (delivery is in that order per lane)."""
+        equals (delivery is in that order per lane). A lane's edits queue on their own
+        (they are paced apart from posts), so each lane yields up to two heads."""
         rows = self.conn.execute(
             _OUTBOX_SELECT + " WHERE id IN (SELECT id FROM (SELECT id,"
             " MIN(priority * 1099511627776 + id) FROM outbox WHERE state = 'pending'"
-            " GROUP BY lane)) ORDER BY priority, next_attempt_at, id"
+            " GROUP BY lane, op = 'update')) ORDER BY priority, next_attempt_at, id"
         ).fetchall()
         return [_outbox(r) for r in rows]
 
