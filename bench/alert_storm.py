@@ -86,7 +86,9 @@ async def main(total: int, seconds: float, drain: float, busy: int) -> None:
     per_tick = max(1, total // ticks)
     busy = max(1, min(busy, len(KEYS) - NEW_INCIDENTS))
     base, late = KEYS[:busy], KEYS[busy : busy + NEW_INCIDENTS]
-    late_at = {round((j + 1) * ticks / (len(late) + 1)): key for j, key in enumerate(late)}
+    late_at: dict[int, list[tuple[str, str]]] = {}
+    for j, key in enumerate(late):
+        late_at.setdefault(round((j + 1) * ticks / (len(late) + 1)), []).append(key)
     sent: list[dict[str, object]] = []
     opened_at: dict[tuple[str, str], float] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -136,14 +138,14 @@ async def main(total: int, seconds: float, drain: float, busy: int) -> None:
                         for i in range(n, min(n + per_tick, total))
                     ]
                     n += len(fresh)
-                    if tick in late_at:
-                        fresh.append(key_alert(late_at[tick], "new"))
+                    fresh += [key_alert(key, "new") for key in late_at.get(tick, [])]
                     repeats = sent[-per_tick:]
                     sent.extend(fresh)
                     if fresh or repeats:
+                        posted_at = time.monotonic()  # measured from the webhook's start
                         await webhook([*fresh, *repeats])
-                        if tick in late_at:
-                            opened_at[late_at[tick]] = time.monotonic()
+                        for key in late_at.get(tick, []):
+                            opened_at[key] = posted_at
                     next_at = started + (tick + 1) * seconds / ticks
                     await asyncio.sleep(max(0.0, next_at - time.monotonic()))
                 storm_s = time.monotonic() - started
