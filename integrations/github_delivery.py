@@ -41,6 +41,9 @@ from state.records import OutboxItem
 log = logging.getLogger("testnet_bot.github")
 LOOKBACK = 600.0
 """Seconds before an item was queued from which its comment is looked for (clock skew)."""
+WINDOW_MARGIN = 1.0
+"""Seconds added to each pacing window: a send timed to the window's edge must not
+land inside GitHub's window through network jitter."""
 MAX_IN_FLIGHT = 1
 """GitHub's REST best practices: make requests serially, not concurrently, to stay
 clear of secondary rate limits. Lanes still keep issues independent: an item that
@@ -189,7 +192,10 @@ def github_route(
     the pacing kept in SQLite so a restart does not burst past them."""
     return Route(
         GitHubIssueDelivery(client, book, fallback_label=fallback_label),
-        limits=[RateLimit(per_minute, 60.0), RateLimit(per_hour, 3600.0)],
+        limits=[
+            RateLimit(per_minute, 60.0 + WINDOW_MARGIN),
+            RateLimit(per_hour, 3600.0 + WINDOW_MARGIN),
+        ],
         per_destination=False,
         durable_pacing=True,
         max_in_flight=MAX_IN_FLIGHT,
