@@ -387,7 +387,10 @@ class Outbox:
         except RetryLater as exc:
             if exc.pause_route and exc.retry_after:
                 self._pause(self._scope(item.destination, route), exc.retry_after)
-            self._retry(item, str(exc), exc.retry_after, maybe_sent=exc.maybe_sent)
+            # "surely not sent" clears the flag only when no earlier attempt was uncertain:
+            # this attempt's refusal says nothing about what an earlier one did.
+            surely_not = exc.maybe_sent is False and not item.maybe_sent
+            self._retry(item, str(exc), exc.retry_after, maybe_sent=False if surely_not else None)
         except Exception as exc:
             log.warning(
                 "delivery to %s failed: %s",
