@@ -30,11 +30,20 @@ def payload_table(data: dict[str, Any] | None) -> Table | None:
 class OutboxResponder:
     """Posts, edits and thread replies as durable outbox items for one destination."""
 
-    def __init__(self, outbox: Outbox, destination: str, extra: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        outbox: Outbox,
+        destination: str,
+        extra: dict[str, Any] | None = None,
+        *,
+        urgent_first_reply: bool = False,
+    ):
         self.outbox = outbox
         self._destination = destination
         self._extra = extra or {}
-        self._replied = False
+        self._replied = not urgent_first_reply
+        """With ``urgent_first_reply`` (a responder answering someone who just typed a
+        command), the first reply goes ahead of the channel's other traffic."""
 
     @property
     def destination(self) -> str:
@@ -48,8 +57,8 @@ class OutboxResponder:
         return payload
 
     async def reply(self, text: str, *, table: Table | None = None) -> MessageRef:
-        """Queue a new message; the command's first reply goes ahead of the channel's
-        progress edits and thread replies (someone is waiting for it)."""
+        """Queue a new message; a command's first reply (see ``urgent_first_reply``)
+        goes ahead of the channel's progress edits and thread replies."""
         priority = Priority.REPLY if self._replied else Priority.URGENT
         self._replied = True
         key = self.outbox.post(self._destination, self._payload(text, table), priority=priority)

@@ -260,7 +260,9 @@ class SlackResponder(OutboxResponder):
 
     def __init__(self, adapter: SlackAdapter, channel: str, response_url: str | None) -> None:
         extra = {"response_url": response_url} if response_url else {}
-        super().__init__(adapter.services.outbox, destination(channel), extra)
+        super().__init__(
+            adapter.services.outbox, destination(channel), extra, urgent_first_reply=True
+        )
         self.adapter = adapter
         self.channel = channel
         self.response_url = response_url
