@@ -449,8 +449,16 @@ class GitHubConfig(Model):
         default=AnyHttpUrl("https://api.github.com"),
         description="REST API base (GitHub Enterprise: https://host/api/v3).",
     )
-    per_minute: int = Field(default=80, ge=1, description="Most content-creating requests/min.")
-    per_hour: int = Field(default=500, ge=1, description="Most content-creating requests/hour.")
+    per_minute: int = Field(
+        default=80,
+        ge=1,
+        description="Most content-creating requests/min (counted across restarts).",
+    )
+    per_hour: int = Field(
+        default=500,
+        ge=1,
+        description="Most content-creating requests/hour (counted across restarts).",
+    )
 
 
 class KubeConfig(Model):
@@ -712,7 +720,10 @@ class LoggingConfig(Model):
 
 
 class OutboxConfig(Model):
-    """Delivery of outbound messages."""
+    """Delivery of outbound messages. Per channel, prompts, a command's first reply
+    and incident roots go before thread replies, and replies before edits; each
+    incident's GitHub writes are ordered on their own, so one failing issue never
+    holds up another, and each write lands once even across crashes."""
 
     max_attempts: int = Field(default=8, ge=1, description="Attempts before an item is dead.")
     base_backoff: Seconds = Field(default=1.0, description="First retry delay (doubles).")

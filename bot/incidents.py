@@ -26,6 +26,7 @@ from bot.matrix import ResolutionMatrix
 from integrations.alertmanager import WebhookPayload
 from state.db import transaction
 from state.incidents import CLOSED, FIRING, RESOLVED, AlertKey, Incident, NewAlert, StoredAlert
+from state.records import Priority
 from state.store import Store
 
 if TYPE_CHECKING:
@@ -264,6 +265,8 @@ class IncidentDesk:
                     "assignees": list(row.assignees),
                     "marker": text.marker(incident_id),
                 },
+                priority=Priority.URGENT,
+                lane=self._lane(incident_id),
             )
         dest = incident.slack_destination
         if dest:
@@ -274,6 +277,7 @@ class IncidentDesk:
                 "post",
                 {"text": text.slack_root(incident, row, firing, total, now, self.links)},
                 message_key=root,
+                priority=Priority.URGENT,  # a new incident's root goes before other updates
             )
             self._thread(dest, root, text.slack_alert_lines(alerts))
         self._public(incident, row)
@@ -496,7 +500,13 @@ class IncidentDesk:
 
     def _github(self, incident_id: int, op: str, payload: dict[str, Any]) -> None:
         if self.github:
-            self.store.enqueue(self.github, op, {"incident": incident_id, **payload})
+            self.store.enqueue(
+                self.github, op, {"incident": incident_id, **payload}, lane=self._lane(incident_id)
+            )
+
+    def _lane(self, incident_id: int) -> str:
+        """One outbox lane per incident's issue: in order within it, independent of others."""
+        return f"{self.github}#incident-{incident_id}"
 
     def _thread(self, dest: str, root_key: str, message: str) -> None:
         self.store.enqueue(dest, "post", {"text": message, "thread_key": root_key})

@@ -4,8 +4,13 @@ This is the only module that imports gidgethub. Callers get the project's frozen
 dataclasses and two kinds of error, so a durable outbox knows what to do next:
 
 - :class:`GitHubRetryLater` — rate limited (429, a 403 secondary or primary rate
-  limit), GitHub broken (5xx), the network failed or the request timed out. Retry,
-  not before ``retry_after`` seconds when it is set, with your own backoff when not.
+  limit), GitHub broken (5xx), the network failed, the request timed out, or a 2xx
+  reply could not be read. Retry, not before ``retry_after`` seconds when it is set,
+  with your own backoff when not. ``maybe_applied`` says whether GitHub may have
+  acted on the request anyway (then look before repeating a non-idempotent write).
+
+A 2xx reply is success: fields the bot does not need that are missing from it are
+logged, never a reason to repeat the request.
 - :class:`GitHubPermanentError` — any other 4xx (bad credentials, not found,
   validation failed). Retrying the same request will not help.
 
@@ -58,11 +63,17 @@ class GitHubRetryLater(GitHubError):
     """The request may succeed later: wait ``retry_after`` seconds (None: back off yourself)."""
 
     def __init__(
-        self, retry_after: float | None, reason: str, *, status: int | None = None
+        self,
+        retry_after: float | None,
+        reason: str,
+        *,
+        status: int | None = None,
+        maybe_applied: bool = True,
     ) -> None:
         self.retry_after = retry_after
         self.reason = reason
         self.status = status
+        self.maybe_applied = maybe_applied
         wait = "" if retry_after is None else f"; retry after {retry_after:.0f}s"
         super().__init__(f"{reason}{wait}")
 
@@ -109,8 +120,15 @@ def classify_http_error(
         else:
             wait = SECONDARY_LIMIT_WAIT
         kind = "primary" if exhausted and not secondary else "secondary"
-        return GitHubRetryLater(wait, f"{kind} rate limit ({status}): {message}", status=status)
+        return GitHubRetryLater(
+            wait, f"{kind} rate limit ({status}): {message}", status=status, maybe_applied=False
+        )
     return GitHubPermanentError(status, message)
+
+
+def is_rate_limit(error: GitHubRetryLater) -> bool:
+    """True for a rate-limit refusal (every request of the client should wait)."""
+    return error.status in (403, 429)
 
 
 def _seconds(value: str | None) -> float | None:
@@ -180,16 +198,55 @@ class WorkflowRun:
     created_at: str
 
 
+class UnreadableReply(GitHubRetryLater):
+    """GitHub answered 2xx with a body that is not the JSON object expected (or lacks
+    the one field the bot needs): the request probably took effect."""
+
+    def __init__(self, where: str, what: str) -> None:
+        super().__init__(None, f"{where}: unreadable reply ({what})", maybe_applied=True)
+
+
+def _lenient(data: Mapping[str, Any], name: str, default: Any, what: str) -> Any:
+    """An optional field of a 2xx reply; a missing one is logged, not an error."""
+    value = data.get(name)
+    if value is None:
+        if name not in data:
+            log.warning(
+                "GitHub's %s reply lacks %r; carrying on without it",
+                what,
+                name,
+                extra={"event": "github_reply_field_missing", "field": name},
+            )
+        return default
+    return value
+
+
 def _issue(data: Mapping[str, Any]) -> Issue:
+    try:
+        number = int(data["number"])
+    except (KeyError, TypeError, ValueError):
+        raise UnreadableReply("GitHub issue", "no issue number") from None
     return Issue(
-        number=int(data["number"]),
-        title=str(data["title"]),
-        state=str(data["state"]),
-        labels=tuple(str(label["name"]) for label in data.get("labels") or ()),
-        html_url=str(data["html_url"]),
+        number=number,
+        title=str(_lenient(data, "title", "", "issue")),
+        state=str(_lenient(data, "state", "open", "issue")),
+        labels=tuple(
+            str(label["name"]) if isinstance(label, dict) else str(label)
+            for label in data.get("labels") or ()
+        ),
+        html_url=str(_lenient(data, "html_url", "", "issue")),
         body=str(data.get("body") or ""),
         state_reason=data.get("state_reason"),
     )
+
+
+def _comment(data: Mapping[str, Any]) -> Comment:
+    raw_id = _lenient(data, "id", 0, "comment")
+    try:
+        comment_id = int(raw_id)
+    except (TypeError, ValueError):
+        comment_id = 0
+    return Comment(id=comment_id, html_url=str(_lenient(data, "html_url", "", "comment")))
 
 
 def _run(data: Mapping[str, Any]) -> WorkflowRun:
@@ -296,8 +353,12 @@ class GitHubClient:
     async def add_labels(self, number: int, labels: Sequence[str]) -> tuple[str, ...]:
         """Add ``labels`` to an issue (idempotent) and return all its labels."""
         url = "/repos/{owner}/{repo}/issues/{number}/labels"
-        data = await self._call("POST", url, data={"labels": list(labels)}, number=number)
-        return tuple(str(label["name"]) for label in data)
+        data = await self._call(
+            "POST", url, data={"labels": list(labels)}, number=number, expect=list
+        )
+        return tuple(
+            str(label.get("name", "")) if isinstance(label, dict) else str(label) for label in data
+        )
 
     async def remove_label(self, number: int, label: str) -> None:
         """Remove ``label`` from an issue; a label the issue does not have is not an error.
@@ -315,7 +376,19 @@ class GitHubClient:
         """Post a comment on an issue and return it. Not idempotent."""
         url = "/repos/{owner}/{repo}/issues/{number}/comments"
         data = await self._call("POST", url, data={"body": body}, number=number)
-        return Comment(id=int(data["id"]), html_url=str(data["html_url"]))
+        return _comment(data)
+
+    async def find_comment(
+        self, number: int, marker: str, *, since: str | None = None, scan_limit: int = 1000
+    ) -> Comment | None:
+        """The first comment on issue ``number`` whose body contains ``marker``, among
+        those updated at or after ``since`` (ISO 8601; None: all); None if there is none."""
+        url = "/repos/{owner}/{repo}/issues/{number}/comments{?since,per_page}"
+        items = await self._list(url, limit=scan_limit, number=number, since=since, per_page=100)
+        for item in items:
+            if isinstance(item, dict) and marker in str(item.get("body") or ""):
+                return _comment(item)
+        return None
 
     async def find_issue_by_marker(
         self, marker: str, *, fallback_label: str | None = None, scan_limit: int = 300
@@ -412,21 +485,44 @@ class GitHubClient:
         present = {k: v for k, v in url_vars.items() if v is not None}
         return {"owner": self._owner, "repo": self._name, **present}
 
-    async def _call(self, method: str, url: str, *, data: Any = None, **url_vars: Any) -> Any:
-        """One request; GitHub, network and timeout failures become GitHubError."""
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        data: Any = None,
+        expect: type[Any] = dict,
+        **url_vars: Any,
+    ) -> Any:
+        """One request; GitHub, network and timeout failures become GitHubError, and a
+        2xx whose body is not the JSON ``expect`` (object or array) :class:`UnreadableReply`."""
         variables = self._vars(url_vars)
         try:
             async with asyncio.timeout(self.request_timeout):
                 if method == "GET":
-                    return await self._api.getitem(url, variables)
-                if method == "POST":
-                    return await self._api.post(url, variables, data=data)
-                if method == "PATCH":
-                    return await self._api.patch(url, variables, data=data)
-                await self._api.delete(url, variables)
-                return None
+                    reply = await self._api.getitem(url, variables)
+                elif method == "POST":
+                    reply = await self._api.post(url, variables, data=data)
+                elif method == "PATCH":
+                    reply = await self._api.patch(url, variables, data=data)
+                else:
+                    await self._api.delete(url, variables)
+                    return None
         except _TRANSIENT_OR_HTTP as exc:
             raise self._translate(exc, method, url, variables) from None
+        except ValueError as exc:  # gidgethub could not decode a 2xx body
+            raise self._unreadable(method, url, variables, type(exc).__name__) from None
+        if not isinstance(reply, expect):
+            raise self._unreadable(method, url, variables, f"not a JSON {expect.__name__}")
+        return reply
+
+    def _unreadable(
+        self, method: str, url: str, variables: Mapping[str, Any], what: str
+    ) -> UnreadableReply:
+        full = gidgethub.sansio.format_url(url, variables, base_url=self.api_url)
+        error = UnreadableReply(f"GitHub {method} {urllib.parse.urlsplit(full).path}", what)
+        log.warning("%s", error, extra={"event": "github_unreadable_reply"})
+        return error
 
     async def _list(
         self, url: str, *, limit: int, iterable_key: str = "items", **url_vars: Any
@@ -442,7 +538,7 @@ class GitHubClient:
                         items.append(await anext(pages))
                 except StopAsyncIteration:
                     break
-                except _TRANSIENT_OR_HTTP as exc:
+                except (*_TRANSIENT_OR_HTTP, ValueError) as exc:
                     raise self._translate(exc, "GET", url, variables) from None
         return items
 
@@ -458,6 +554,8 @@ class GitHubClient:
                 message = exc.status_code.phrase
             text = self._scrub(f"{where}: {message}")
             error = classify_http_error(int(exc.status_code), exc.headers, text)
+        elif isinstance(exc, ValueError):
+            error = UnreadableReply(where, type(exc).__name__)
         elif isinstance(exc, TimeoutError):
             error = GitHubRetryLater(None, f"{where}: no answer within {self.request_timeout}s")
         else:

@@ -51,7 +51,7 @@ from integrations.slack_inbound import (
     signature_problem,
 )
 from state.confirmations import APPROVED, CANCELLED, EXPIRED, Confirmation
-from state.records import OutboxItem
+from state.records import OutboxItem, Priority
 
 log = logging.getLogger("testnet_bot.slack")
 
@@ -369,7 +369,9 @@ class SlackResponder(OutboxResponder):
         self, adapter: SlackAdapter, channel: str, response_url: str | None, user: str = ""
     ) -> None:
         extra = {"response_url": response_url} if response_url else {}
-        super().__init__(adapter.services.outbox, destination(channel), extra)
+        super().__init__(
+            adapter.services.outbox, destination(channel), extra, urgent_first_reply=True
+        )
         self.adapter = adapter
         self.channel = channel
         self.response_url = response_url
@@ -620,6 +622,7 @@ class SlackAdapter:
             "post",
             {"text": request.plan, "blocks": blocks, **responder_extra(responder)},
             message_key=key,
+            priority=Priority.URGENT,  # people wait on the prompt: before edits and replies
         )
         try:
             return await asyncio.wait_for(future, timeout)
