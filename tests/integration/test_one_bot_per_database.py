@@ -48,7 +48,7 @@ async def test_exec_hands_off_to_the_running_bot_with_its_output_and_exit_code(
         refused = await cli(tmp_path, "exec", "--config", config, "/testnet unlock alpha")
         assert refused.code == 1 and "re-run with --yes" in refused.stdout
         usage = await cli(tmp_path, "exec", "--config", config, "/testnet stats")
-        assert usage.code == 2 and "Did you mean `status`?" in usage.stdout
+        assert usage.code == 2 and "Did you mean `/testnet status`?" in usage.stdout
         done = await cli(tmp_path, "exec", "--config", config, "--yes", "/testnet unlock alpha")
         assert done.code == 0 and "is unlocked" in done.stdout
         typed = "lock alpha again\nunlock alpha\nn\nunlock alpha\ny\n"
@@ -93,7 +93,7 @@ async def test_exec_without_a_bot_runs_locally_and_touches_nothing_it_did_not_st
         result = await cli(tmp_path, "exec", "--config", str(config), "/testnet status")
         assert result.code == 0 and "alpha" in result.stdout
         bad = await cli(tmp_path, "exec", "--config", str(config), "/testnet deploi")
-        assert bad.code == 2 and "Did you mean `deploy`?" in bad.stdout
+        assert bad.code == 2 and "Did you mean `/testnet deploy`?" in bad.stdout
 
         assert gh.count() == 0, "no GitHub delivery from a terminal session"
         rows = db_rows(tmp_path / "bot.db", "SELECT state FROM outbox WHERE id = ?", item)

@@ -174,7 +174,7 @@ async def test_far_fetched_words_get_no_suggestion(tmp_path: Path) -> None:
         assert "Unknown command `bananas`" in out
         assert "Did you mean" not in out and "nearest" not in out
         out = await bot.say("/testnet hlep")
-        assert "Did you mean `help`?" in out
+        assert "Did you mean `/testnet help`?" in out
 
 
 async def test_unknown_network_is_a_usage_error(tmp_path: Path) -> None:
