@@ -194,7 +194,7 @@ def root_delays(
     slack: SlackFake, opened_at: dict[tuple[str, str], float], config: BotConfig
 ) -> list[float]:
     """Seconds from the webhook that opened each new incident to its Slack root post."""
-    from bot.matrix import ResolutionMatrix
+    from commands.incidents.matrix import ResolutionMatrix
 
     matrix = ResolutionMatrix(config.resolution_matrix, config.default_matrix_row)
     roots = [

@@ -39,6 +39,7 @@ from bot.registry_access import RegistryAccess
 from bot.sanity_wiring import wire_sanity
 from bot.tasks import TaskSupervisor
 from bot.web import WebServer
+from commands.sanity.schedules import SCHEDULER
 from state.store import Store
 
 log = logging.getLogger("testnet_bot.app")
@@ -143,8 +144,8 @@ class Bot:
             started_at=self.clock(),
             http=http,
             images=RegistryAccess(http),
-            extras={"scheduler": scheduler},
         )
+        self._services.provide(SCHEDULER, scheduler)
         kube = KubeAccess(config.kubernetes)
         self._stack.push_async_callback(kube.close)
         self._services.kube = kube
@@ -155,7 +156,7 @@ class Bot:
         self._dispatcher = Dispatcher(self._services)
         server = WebServer(metrics, lambda: self.ready, client_max_size=1 << 20)
         if config.chat.slack is not None and not self.local:
-            from integrations.slack import SlackAdapter
+            from integrations.chat.slack import SlackAdapter
 
             slack = SlackAdapter(config.chat.slack, self._services, self._dispatcher, http)
             slack.mount(server.app)

@@ -23,7 +23,7 @@ from bot.logs import configure_logging
 
 if TYPE_CHECKING:
     from bot.control import ControlClient
-    from integrations.shell import ShellSession, TerminalConsole
+    from integrations.chat.shell import ShellSession, TerminalConsole
 
 log = logging.getLogger("testnet_bot.cli")
 
@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cmd == "slack-manifest":
         import commands
         from bot.registry import DEFAULT_REGISTRY
-        from integrations.slack_manifest import manifest_yaml
+        from integrations.chat.slack_manifest import manifest_yaml
 
         if args.url is not None and not args.url.startswith("https://"):
             print("error: --url must be an https:// URL Slack can reach", file=sys.stderr)
@@ -230,7 +230,7 @@ def _config_check(loaded: LoadedConfig, *, live: bool) -> int:
 async def _run(config: BotConfig, source: str, *, shell: bool, serve_http: bool = True) -> int:
     """Run until SIGTERM/SIGINT (or, with the shell, until the operator exits)."""
     from bot.app import Bot
-    from integrations.shell import ShellSession, TerminalConsole
+    from integrations.chat.shell import ShellSession, TerminalConsole
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -316,7 +316,7 @@ async def _in_terminal(
     nothing in the background. A bot that starts or stops while this decides is
     noticed and the choice made again."""
     from bot.app import Bot
-    from integrations.shell import ShellSession, TerminalConsole
+    from integrations.chat.shell import ShellSession, TerminalConsole
 
     console = TerminalConsole(color=_color())
     for attempt in range(HANDOFF_ATTEMPTS):

@@ -33,7 +33,7 @@ from typing import Any
 from bot.core import Outcome
 from bot.dispatcher import Dispatcher
 from bot.outbox import Outbox
-from integrations.shell import Console, ShellSession
+from integrations.chat.shell import Console, ShellSession
 
 log = logging.getLogger("testnet_bot.control")
 

@@ -21,8 +21,8 @@ import logging
 from aiohttp import web
 
 from bot.config import AlertmanagerConfig
-from bot.incidents import IncidentDesk, IntakeResult
 from bot.metrics import Metrics
+from commands.incidents.desk import IncidentDesk, IntakeResult
 from integrations.alertmanager import WebhookError, WebhookPayload, parse_webhook
 
 log = logging.getLogger("testnet_bot.webhooks")

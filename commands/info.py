@@ -17,7 +17,7 @@ from bot.config import BotConfig, ConnectionEntry, NetworkConfig
 from bot.context import Context, Services
 from bot.errors import CommandError
 from bot.registry import Help, command
-from commands.runs import kube_for
+from commands.common import kube_for
 from integrations.kube_models import KubeError, Service, same_repository, selector_matches
 
 if TYPE_CHECKING:

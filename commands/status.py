@@ -13,7 +13,7 @@ from bot.context import Context
 from bot.core import Table
 from bot.errors import CommandError
 from bot.registry import Help, command
-from commands.runs import kube_for
+from commands.common import kube_for
 from commands.text import ago, duration
 from integrations.kube_models import KubeError, same_repository, split_image
 

@@ -16,7 +16,7 @@ from bot.app import Bot
 from bot.control import MAX_LINE, ControlClient, control_path
 from bot.core import Outcome
 from bot.lease import DatabaseBusy, lease_path
-from integrations.shell import BufferConsole
+from integrations.chat.shell import BufferConsole
 from tests.harness import make_config, wait_until
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from integrations.slack_blocks import APPROVE_ACTION
+from integrations.chat.slack_blocks import APPROVE_ACTION
 from state.store import Store
 from tests.fakes.alert_payloads import alert, body
 from tests.fakes.github_api import GitHubFake, server_error, slow

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.incidents import IncidentDesk
+from commands.incidents.desk import DESK, IncidentDesk
 from integrations.alertmanager import parse_webhook
 from tests.fakes.alert_payloads import alert, body
 from tests.harness import ShellBot, make_config
@@ -14,7 +14,7 @@ STALLED = {"alertname": "BlockProductionStalled", "network": "alpha"}
 
 
 def fire(bot: ShellBot, *alerts: dict[str, object]) -> None:
-    desk = bot.bot.services.extras["incidents"]
+    desk = bot.bot.services.need(DESK)
     assert isinstance(desk, IncidentDesk)
     desk.intake(parse_webhook(body(list(alerts))))
 

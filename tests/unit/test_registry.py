@@ -14,8 +14,8 @@ from bot.dispatcher import suggest
 from bot.errors import UsageError
 from bot.registry import Help, Registry, Rest
 from bot.words import UnclosedQuote, rest_text, split_words
-from commands.schedules import Interval
-from integrations.shell import BOLD, CODE, RESET, render_markup
+from commands.sanity.schedules import Interval
+from integrations.chat.shell import BOLD, CODE, RESET, render_markup
 
 
 class Version:

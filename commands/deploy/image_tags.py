@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from bot.config import NetworkConfig
 from bot.context import Services
 from bot.errors import CommandError
-from commands.rollout import Step
-from commands.versions import Version
+from commands.deploy.rollout import Step
+from commands.deploy.versions import Version
 from integrations.image_refs import RegistryDenied, RegistryUnreachable, tag_form
 from integrations.kube_models import split_image
 
@@ -45,7 +45,7 @@ def running_template(steps: Sequence[Step]) -> str | None:
 def choose_tag(net: NetworkConfig, version: Version, steps: list[Step]) -> TagPlan:
     """Pick the tag for ``version`` and point every step's ``after`` at it.
 
-    ``steps`` come from :func:`commands.rollout.plan_steps`; their ``before`` is what
+    ``steps`` come from :func:`commands.deploy.rollout.plan_steps`; their ``before`` is what
     runs now. A tag whose form differs from a running one is named in a warning.
     """
     template = net.tag_template or running_template(steps) or DEFAULT_TEMPLATE

@@ -6,19 +6,19 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from bot.config import NetworkConfig
 from bot.context import Context, Services
 from bot.core import MessageRef
 from bot.errors import CommandError
 from bot.responder import OutboxResponder
-from commands.rollout import Failure, Progress, Rollout, Step
+from commands.common import kube_for
+from commands.deploy.rollout import Failure, Progress, Rollout, Step
 from commands.text import ago
 from integrations.kube_models import KubeError
 from state.records import Run
 from state.store import RunConflict
 
 if TYPE_CHECKING:
-    from integrations.kube import KubeClient
+    pass
 
 log = logging.getLogger("testnet_bot.runs")
 EXCLUSIVE_KINDS = ("deploy", "rollback")
@@ -44,14 +44,6 @@ def _busy(run: Run, now: float) -> str:
         f"A {what} by {run.owner} has been running on `{run.network}` since "
         f"{ago(run.created_at, now)}; wait for it to finish (`/testnet status {run.network}`)."
     )
-
-
-async def kube_for(services: Services, net: NetworkConfig) -> KubeClient:
-    """The Kubernetes client for a network's context; a :class:`CommandError` saying
-    what is missing and how to configure it when Kubernetes cannot be reached."""
-    if services.kube is None:
-        raise CommandError("Kubernetes is not available in this bot (no `kubernetes:` access).")
-    return await services.kube.client(net.kube_context)
 
 
 async def start_run(

@@ -20,9 +20,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot import incident_text as text
 from bot.config import BotConfig, MatrixRow
-from bot.matrix import ResolutionMatrix
+from bot.context import ServiceKey
+from commands.incidents import text
+from commands.incidents.matrix import ResolutionMatrix
 from integrations.alertmanager import WebhookPayload
 from state.db import transaction
 from state.incidents import CLOSED, FIRING, RESOLVED, AlertKey, Incident, NewAlert, StoredAlert
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from bot.outbox import Outbox
 
 log = logging.getLogger("testnet_bot.incidents")
+
 TICK = 1.0
 """Seconds between two checks for due comments and reminders."""
 
@@ -407,7 +409,7 @@ class IncidentDesk:
         self.outbox.wake()
         return self._get(incident_id)
 
-    # -- the GitHub delivery's book (see integrations/github_delivery.py) ----
+    # -- the GitHub delivery's book (see commands/incidents/issues.py) ----
 
     def issue_number(self, incident_id: int) -> int | None:
         """The incident's issue number, once known."""
@@ -535,3 +537,11 @@ class IncidentDesk:
     def alerts(self, incident_id: int) -> list[StoredAlert]:
         """An incident's alerts (for ``/testnet incident <id>``)."""
         return self.repo.alerts_of(incident_id)
+
+
+DESK: ServiceKey[IncidentDesk] = ServiceKey(
+    "incidents",
+    "Incidents are not set up in this bot (they need `alertmanager:` credentials; see"
+    " `testnet-bot docs config`).",
+)
+"""The running bot's incident desk."""

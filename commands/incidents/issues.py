@@ -26,17 +26,19 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.outbox import DeliveryContext, PermanentFailure, RateLimit, RetryLater, Route
-from integrations.github import (
+from integrations.github_models import (
     MAX_BODY_CHARS,
-    GitHubClient,
     GitHubPermanentError,
     GitHubRetryLater,
     is_rate_limit,
 )
 from state.records import OutboxItem
+
+if TYPE_CHECKING:
+    from integrations.github import GitHubClient
 
 log = logging.getLogger("testnet_bot.github")
 LOOKBACK = 600.0

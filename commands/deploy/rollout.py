@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.config import NetworkConfig
 from bot.core import MessageRef
-from commands.rollout_report import (
+from commands.deploy.rollout_report import (
     current_pods,
     pod_report,
     pods_to_report,

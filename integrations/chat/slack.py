@@ -35,7 +35,7 @@ from bot.dispatcher import Dispatcher
 from bot.errors import StartupError
 from bot.outbox import DeliveryContext, PermanentFailure, RateLimit, RetryLater, Route
 from bot.responder import OutboxResponder, payload_table
-from integrations.slack_blocks import (
+from integrations.chat.slack_blocks import (
     APPROVE_ACTION,
     CANCEL_ACTION,
     TEXT_LIMIT,
@@ -44,7 +44,7 @@ from integrations.slack_blocks import (
     message_blocks,
     message_parts,
 )
-from integrations.slack_inbound import (
+from integrations.chat.slack_inbound import (
     MalformedRequest,
     is_ssl_check,
     parse_request,

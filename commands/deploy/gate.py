@@ -16,9 +16,9 @@ import time
 from bot.config import NetworkConfig
 from bot.context import Services
 from bot.core import MessageRef
+from commands.common import SANITY_CHECKS, CheckRound, SanityChecks
+from commands.deploy.rollout import Failure, Progress, Step
 from commands.info import refresh_after_deploy
-from commands.rollout import Failure, Progress, Step
-from commands.sanity import SanityReport, has_checks, record, report_text, run_sanity
 from commands.text import duration
 from state.records import Run
 
@@ -32,6 +32,7 @@ def _took(seconds: float) -> str:
 
 async def run_gate(
     services: Services,
+    checks: SanityChecks,
     run: Run,
     net: NetworkConfig,
     progress: Progress,
@@ -46,36 +47,35 @@ async def run_gate(
     gate = net.gate
     started = time.monotonic()
     rounds = 0
-    report: SanityReport | None = None
+    report: CheckRound | None = None
     window = _took(gate.observe)
     while True:
         rounds += 1
         services.store.update_run(run.id, step=f"post-deploy gate, check {rounds}")
-        report = await run_sanity(services, name, net)
-        record(services.store, report, source=f"gate:{run.id}")
+        report = await checks.run(services, name, net, source=f"gate:{run.id}")
         spent = time.monotonic() - started
         await progress.update(
             ref,
-            f"{head}\n🩺 post-deploy gate: check {rounds}, {report.counts()} "
+            f"{head}\n🩺 post-deploy gate: check {rounds}, {report.counts} "
             f"({_took(spent)} of {window})",
         )
         if report.verdict == "fail":
             await progress.reply_in_thread(
-                ref, f"❌ post-deploy gate, check {rounds}:\n{report_text(report)}"
+                ref, f"❌ post-deploy gate, check {rounds}:\n{report.text}"
             )
-            return f"post-deploy check {rounds} failed: {report.problems()}"
+            return f"post-deploy check {rounds} failed: {report.problems}"
         remaining = gate.observe - spent
         if remaining <= 0:
             break
         await asyncio.sleep(min(gate.interval, remaining))
     if report.verdict == "error":
         await progress.reply_in_thread(
-            ref, f"⚠️ post-deploy gate, last check:\n{report_text(report)}"
+            ref, f"⚠️ post-deploy gate, last check:\n{report.text}"
         )
-        return f"the post-deploy checks could not run: {report.problems()}"
+        return f"the post-deploy checks could not run: {report.problems}"
     await progress.update(ref, f"{head}\n🩺 post-deploy gate passed: {rounds} checks over {window}")
     await progress.reply_in_thread(
-        ref, f"✅ post-deploy gate passed ({rounds} checks over {window}):\n{report_text(report)}"
+        ref, f"✅ post-deploy gate passed ({rounds} checks over {window}):\n{report.text}"
     )
     return None
 
@@ -87,8 +87,9 @@ async def after_rollout(
     info. Returns a :class:`Failure` for the deploy's failure path when the gate fails."""
     name = run.network or ""
     net = services.config.networks[name]
-    if has_checks(net):
-        reason = await run_gate(services, run, net, progress, ref, head)
+    checks = services.get(SANITY_CHECKS)
+    if checks is not None and checks.has_checks(net):
+        reason = await run_gate(services, checks, run, net, progress, ref, head)
         if reason is not None:
             return Failure(GATE_STEP, reason)
     note = await refresh_after_deploy(services, name, net)

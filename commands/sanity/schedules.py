@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Annotated, Any, Protocol, cast
+from typing import Annotated, Any, Protocol
 
-from bot.context import Context, Services
+from bot.context import Context, ServiceKey, Services
 from bot.core import Table
 from bot.errors import CommandError
 from bot.registry import Help, Rest, command
 from bot.responder import OutboxResponder
-from commands.sanity import ICONS, SanityReport, has_checks, record, run_sanity
+from commands.sanity.commands import ICONS, SanityReport, has_checks, record, run_sanity
 from commands.text import duration
 from state.sanity import Schedule
 
@@ -71,11 +71,14 @@ class SchedulerPort(Protocol):
     def get_job(self, job_id: str) -> Any: ...
 
 
+SCHEDULER: ServiceKey[SchedulerPort] = ServiceKey(
+    "scheduler", "This bot has no scheduler running (a one-off `exec` runs none)."
+)
+"""The scheduler sanity schedules run on."""
+
+
 def _scheduler(services: Services) -> SchedulerPort:
-    scheduler = services.extras.get("scheduler")
-    if scheduler is None:
-        raise CommandError("This bot has no scheduler running.")
-    return cast(SchedulerPort, scheduler)
+    return services.need(SCHEDULER)
 
 
 def register(services: Services, schedule: Schedule) -> None:

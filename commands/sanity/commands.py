@@ -17,14 +17,14 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from bot.config import HttpCheck, LogCheck, NetworkConfig, PodsCheck, PrometheusCheck
-from bot.context import Context, Services
+from bot.context import Context, ServiceKey, Services
 from bot.core import Table
 from bot.errors import AlreadyReported, CommandError
 from bot.registry import Help, command
-from commands.runs import kube_for
+from commands.common import CheckRound, kube_for
 from integrations.kube_models import KubeError, Pod, same_repository
 from integrations.probe_models import MetricSample, ProbeError, Probes
 from state.store import Store
@@ -197,12 +197,18 @@ def has_checks(net: NetworkConfig) -> bool:
     return bool(s.pods or s.logs or s.http or (s.prometheus and s.prometheus.checks))
 
 
+PROBES: ServiceKey[Probes] = ServiceKey(
+    "probes", "This bot has no HTTP client for Prometheus and HTTP checks."
+)
+"""The Prometheus and HTTP probes the checks use."""
+
+
 def probes_for(services: Services) -> Probes:
     """The Prometheus/HTTP probes the composition root made (:class:`CheckError` if none)."""
-    probes = services.extras.get("probes")
+    probes = services.get(PROBES)
     if probes is None:
         raise CheckError("no HTTP probes are available in this bot")
-    return cast(Probes, probes)
+    return probes
 
 
 def record(store: Store, report: SanityReport, *, source: str) -> int:
@@ -532,3 +538,19 @@ async def sanity(
         await ctx.reply_in_thread(ref, details)
     if report.verdict != "pass":
         raise AlreadyReported(f"sanity verdict: {report.verdict}")
+
+
+class GateChecks:
+    """The sanity checks behind :data:`commands.common.SANITY_CHECKS`."""
+
+    def has_checks(self, net: NetworkConfig) -> bool:
+        """Whether the network declares any check."""
+        return has_checks(net)
+
+    async def run(
+        self, services: Services, name: str, net: NetworkConfig, *, source: str
+    ) -> CheckRound:
+        """Run the checks once, record the result under ``source``, and summarise it."""
+        report = await run_sanity(services, name, net)
+        record(services.store, report, source=source)
+        return CheckRound(report.verdict, report.counts(), report.problems(), report_text(report))

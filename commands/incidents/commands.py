@@ -1,4 +1,5 @@
-"""``/testnet incidents``, ``incident <id>``, ``incident ack`` and ``incident resolve``."""
+"""``/testnet incidents``, ``incident <id>``, ``incident ack``, ``incident resolve``, and
+``matrix`` / ``matrix explain``: the issue resolution matrix in chat."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from typing import Annotated, Literal
 
 from bot.context import Context
 from bot.core import Table
-from bot.errors import CommandError
-from bot.incidents import IncidentDesk
+from bot.errors import CommandError, UsageError
 from bot.registry import Help, Rest, command
+from commands.incidents.desk import DESK, IncidentDesk
+from commands.incidents.matrix import ResolutionMatrix
 from commands.text import ago, duration, timestamp
+from integrations.matchers import MatcherError, parse_label_set
 from state.incidents import CLOSED, FIRING, Incident
 
 STATE_ICONS = {FIRING: "🔴 firing", "resolved": "✅ resolved", CLOSED: "closed"}
@@ -17,10 +20,7 @@ STATE_ICONS = {FIRING: "🔴 firing", "resolved": "✅ resolved", CLOSED: "close
 
 def desk(ctx: Context) -> IncidentDesk:
     """The running bot's incident desk."""
-    found = ctx.services.extras.get("incidents")
-    if not isinstance(found, IncidentDesk):
-        raise CommandError("Incidents are not available in this bot.")
-    return found
+    return ctx.services.need(DESK)
 
 
 def _incident(ctx: Context, incident_id: int) -> Incident:
@@ -136,3 +136,57 @@ async def resolve(
     firing, _ = ctx.store.incidents.alert_counts(id)
     warn = f" ⚠️ {firing} alert(s) still firing; a re-fire reopens it." if firing else ""
     await ctx.reply(f"✅ Incident #{id} resolved and its issue closed.{warn}")
+
+
+
+def _matrix(ctx: Context) -> ResolutionMatrix:
+    return ResolutionMatrix(ctx.config.resolution_matrix, ctx.config.default_matrix_row)
+
+
+@command("matrix")
+async def matrix(ctx: Context) -> None:
+    """Show the issue resolution matrix: which alerts go where (first match wins)."""
+    m = _matrix(ctx)
+    rows = [
+        (
+            str(i + 1),
+            row.event,
+            " ".join(row.matchers) or "(anything)",
+            row.criticality,
+            row.owner or "-",
+            row.action,
+        )
+        for i, row in enumerate(m.rows)
+    ]
+    d = m.default
+    rows.append(("default", d.event, "(no row matched)", d.criticality, d.owner or "-", d.action))
+    table = Table(("#", "event", "matchers", "criticality", "owner", "action"), tuple(rows))
+    await ctx.reply("Issue resolution matrix (first matching row wins):", table=table)
+
+
+@command("matrix explain")
+async def explain(
+    ctx: Context,
+    *,
+    labels: Annotated[str, Rest, Help("Alert labels, e.g. alertname=X network=alpha")],
+) -> None:
+    """Say which matrix row an alert with these labels goes to, and why."""
+    try:
+        parsed = parse_label_set(labels)
+    except MatcherError as exc:
+        raise UsageError(f"Could not read the labels: {exc}. Write e.g. `alertname=X`.") from None
+    if not parsed:
+        raise UsageError("Give the alert's labels, e.g. `alertname=BlockProductionStalled`.")
+    chosen, verdicts = _matrix(ctx).explain(parsed)
+    where = f"row {chosen.index + 1}" if chosen.index is not None else "the default row"
+    row = chosen.row
+    lines = [
+        f"→ {where}: *{row.event}* ({row.criticality}, owner {row.owner or 'none'})",
+        f"Action: {row.action}",
+        "",
+    ]
+    for v in verdicts:
+        name = f"row {v.index + 1}" if v.index is not None else "default"
+        lines.append(f"{'✅' if v.matched else '✗'} {name} {v.row.event}:")
+        lines.extend(f"    {reason}" for reason in v.reasons)
+    await ctx.reply("\n".join(lines))
