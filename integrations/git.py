@@ -131,7 +131,10 @@ class CherryPickConflict(GitError):
             command,
             1,
             "",
-            what=f"cherry-pick of {sha[:12]} conflicts in {', '.join(self.files)}; nothing was changed",
+            what=(
+                f"cherry-pick of {sha[:12]} conflicts in {', '.join(self.files)};"
+                " nothing was changed"
+            ),
         )
         self.stderr_tail = "\n".join(stderr.strip().splitlines()[-STDERR_LINES:])
 
@@ -249,14 +252,14 @@ class GitRepo:
             git=git,
             base_env=base_env,
         )
-        if (path / ".git").is_dir():
+        state = _workdir_state(path)
+        if state == "clone":
             await repo._run("remote", "set-url", "origin", url)
             await repo._run("fetch", "--prune", "--tags", "--force", "origin", network=True)
             return repo
-        if path.exists() and any(path.iterdir()):
+        if state == "occupied":
             raise GitError(("git", "clone"), 128, "", what=f"{path} exists and is not a git clone")
-        created = not path.exists()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        created = state == "absent"
         try:
             await repo._run(
                 "clone", "--origin", "origin", "--", url, str(path), cwd=path.parent, network=True
@@ -505,7 +508,10 @@ class GitRepo:
                         shown,
                         None,
                         "",
-                        what=f"`{self._mask(' '.join(shown))}` took longer than {self.timeout:g}s and was stopped",
+                        what=(
+                            f"`{self._mask(' '.join(shown))}` took longer than"
+                            f" {self.timeout:g}s and was stopped"
+                        ),
                     ) from None
                 raise
         result = _Result(
@@ -534,6 +540,16 @@ def _askpass(wanted: bool) -> Iterator[Path | None]:
         yield script
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _workdir_state(path: Path) -> str:
+    """``clone``, ``absent`` (parent created), ``empty`` or ``occupied``."""
+    if (path / ".git").is_dir():
+        return "clone"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return "absent"
+    return "occupied" if any(path.iterdir()) else "empty"
 
 
 def _kill_group(pid: int) -> None:
