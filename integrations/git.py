@@ -162,6 +162,14 @@ class GitIdentity:
     name: str
     email: str
 
+    @classmethod
+    def parse(cls, text: str) -> GitIdentity:
+        """The identity written ``"testnet-bot <bot@example.org>"`` (``release.git_author``)."""
+        match = re.fullmatch(r"\s*([^<>]+?)\s*<([^<>\s]+)>\s*", text)
+        if match is None:
+            raise ValueError(f"a git identity looks like 'Name <email>', not {text!r}")
+        return cls(match.group(1), match.group(2))
+
     def __post_init__(self) -> None:
         if not self.name.strip() or "@" not in self.email or any(c in self.email for c in "<>\n"):
             raise ValueError(f"not a usable git identity: {self.name!r} <{self.email}>")
@@ -201,8 +209,10 @@ class _Result:
 class GitRepo:
     """A clone in ``workdir`` whose remote ``origin`` is ``url``; see the module docstring.
 
-    Build one with :meth:`clone_or_fetch`. ``commands`` records the argv of every git
-    process this object started (for audit and for tests that check what ``ps`` sees).
+    Build one with :meth:`clone_or_fetch`. One operation at a time: a work directory
+    has one index, so the caller serialises (the release run holds its lock).
+    ``commands`` records the argv of every git process this object started (for audit
+    and for tests that check what ``ps`` sees).
     """
 
     workdir: Path

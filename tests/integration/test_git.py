@@ -343,6 +343,10 @@ async def test_errors_name_the_command_and_quote_stderr(remote: SeededRemote, tm
     assert caught.value.returncode == 1
     with pytest.raises(ValueError):
         GitIdentity("testnet-bot", "not-an-email")
+    assert GitIdentity.parse(" testnet-bot <bot@aztec.example> ") == GitIdentity("testnet-bot", "bot@aztec.example")
+    for bad in ("testnet-bot", "<bot@aztec.example>", "bot <not-an-email>", "a <b@c> <d@e>"):
+        with pytest.raises(ValueError):
+            GitIdentity.parse(bad)
 
 
 async def test_a_hung_remote_times_out_and_leaves_no_git_process(
