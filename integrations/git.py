@@ -398,7 +398,12 @@ class GitRepo:
         if not message.strip():
             raise ValueError("an empty commit still needs a message")
         await self._run(
-            "commit", "--allow-empty", "--no-verify", "--cleanup=strip", "--file=-", stdin=message
+            "commit",
+            "--allow-empty",
+            "--no-verify",
+            "--cleanup=whitespace",
+            "--file=-",
+            stdin=message,
         )
         return await self.rev_parse("HEAD")
 

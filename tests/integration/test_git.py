@@ -189,11 +189,11 @@ async def test_an_empty_commit_is_pushed_and_a_stale_branch_is_rejected(
 ) -> None:
     repo = await clone(server, remote, tmp_path / "clone")
     await repo.create_branch(BRANCH, BASE_TAG)
-    sha = await repo.commit_empty("chore: release 0.61.1\n\nTriggers the release workflow.")
+    sha = await repo.commit_empty("chore: release 0.61.1\n\n#103 and #106 included; triggers the release workflow.")
     await repo.push(BRANCH)
     assert remote.rev(BRANCH) == sha
     (commit, parent) = remote.log(BRANCH, 2)
-    assert commit[1] == "chore: release 0.61.1\n\nTriggers the release workflow."
+    assert commit[1] == "chore: release 0.61.1\n\n#103 and #106 included; triggers the release workflow."
     assert git(remote.path, "rev-parse", f"{sha}^{{tree}}") == git(remote.path, "rev-parse", f"{parent[0]}^{{tree}}")
     assert git(remote.path, "log", "-1", "--format=%an <%ae>", BRANCH).strip() == "testnet-bot <testnet-bot@aztec.example>"
 
