@@ -58,6 +58,8 @@ from tests.fakes.kube_jobs import (
     encode_secret_data,
     invalid_job,
 )
+from tests.fakes.kube_protobuf import CONTENT_TYPE as PROTOBUF
+from tests.fakes.kube_protobuf import ProtobufError, decode_job
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "v1": ("pods", "services", "events", "secrets"),
@@ -967,9 +969,24 @@ class KubeFake:
 
     async def _create(self, request: web.Request, resource: str, namespace: str) -> web.Response:
         try:
-            obj = await request.json()
-        except json.JSONDecodeError:
+            if request.content_type == PROTOBUF and resource == "jobs":  # kubectl create job
+                obj = decode_job(await request.read())
+            elif request.content_type in ("application/json", ""):
+                obj = await request.json()
+            else:
+                accepted = "application/json" + (f", {PROTOBUF}" if resource == "jobs" else "")
+                return status_response(
+                    415,
+                    "UnsupportedMediaType",
+                    f"the body of the request was in an unknown format - accepted media types "
+                    f"include: {accepted}",
+                )
+        except ProtobufError as exc:
+            return status_response(400, "BadRequest", f"cannot decode the protobuf body: {exc}")
+        except ValueError:
             return status_response(400, "BadRequest", "request body is not JSON")
+        if not isinstance(obj, dict):
+            return status_response(400, "BadRequest", "request body is not a JSON object")
         meta = obj.setdefault("metadata", {})
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + hex(self.cluster.resource_version)[2:]
