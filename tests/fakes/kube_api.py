@@ -321,12 +321,22 @@ def status_response(code: int, reason: str, message: str, **details: Any) -> web
     return web.json_response(body, status=code)
 
 
+def _qualified(resource: str) -> str:
+    """``jobs.batch``, ``pods``: how the API names a resource in its messages."""
+    group = API_VERSION_OF[resource].rpartition("/")[0]
+    return f"{resource}.{group}" if group else resource
+
+
 def not_found(resource: str, name: str) -> web.Response:
     """The API's 404 for a named object."""
     group = API_VERSION_OF[resource].rpartition("/")[0]
-    qualified = f"{resource}.{group}" if group else resource
     return status_response(
-        404, "NotFound", f'{qualified} "{name}" not found', name=name, group=group, kind=resource
+        404,
+        "NotFound",
+        f'{_qualified(resource)} "{name}" not found',
+        name=name,
+        group=group,
+        kind=resource,
     )
 
 
@@ -1010,7 +1020,12 @@ class KubeFake:
                 )
         if self.cluster.get(resource, namespace, meta["name"]) is not None:
             return status_response(
-                409, "AlreadyExists", f'{resource} "{meta["name"]}" already exists'
+                409,
+                "AlreadyExists",
+                f'{_qualified(resource)} "{meta["name"]}" already exists',
+                name=meta["name"],
+                group=API_VERSION_OF[resource].rpartition("/")[0],
+                kind=resource,
             )
         for field in ("resourceVersion", "uid", "creationTimestamp", "generation"):
             meta.pop(field, None)

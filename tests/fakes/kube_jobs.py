@@ -193,9 +193,12 @@ class JobController:
                 self.cluster._changed("pods", pod)
         else:
             names = [p["metadata"]["name"] for p in pods]
-            self.cluster.later(
-                0, lambda: [self.cluster.delete("pods", namespace, pod) for pod in names]
-            )
+
+            def collect() -> None:  # the garbage collector, just after the Job is gone
+                for pod in names:
+                    self.cluster.delete("pods", namespace, pod)
+
+            self.cluster.later(0, collect)
         return removed
 
     def _when_pods_gone(self, namespace: str, name: str, uid: str) -> None:

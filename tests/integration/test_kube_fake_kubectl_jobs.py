@@ -80,7 +80,7 @@ async def test_kubectl_sees_refusals_and_deletes_a_running_job_with_its_pods(
     assert ran.returncode == 0, ran.stderr
     ran = await kubectl("create", "job", "add-slow", f"--image={ADDER}")
     assert ran.returncode != 0
-    assert 'jobs "add-slow" already exists' in ran.stderr
+    assert 'jobs.batch "add-slow" already exists' in ran.stderr
     await fake.wait_until(lambda: len(fake.job_pods("add-slow")) == 1)
     ran = await kubectl("get", "jobs", "add-slow")
     assert ran.returncode == 0 and "Running" in ran.stdout, ran.stderr

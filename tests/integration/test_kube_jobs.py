@@ -415,3 +415,28 @@ async def test_a_job_spec_for_another_namespace_is_not_sent(
     assert fake.count("POST", JOBS) == 0
     job: Job = await kube.create_job("default", adder("0xabc123", namespace="default"))
     assert job.namespace == "default"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status"),
+    [
+        ("application/json", b"{not json", 400),
+        ("application/json", b"[1, 2]", 400),
+        ("application/vnd.kubernetes.protobuf", b"k8s\x00\x0a\xff", 400),  # truncated
+        ("application/vnd.kubernetes.protobuf", b"not protobuf", 400),
+        ("application/yaml", b"metadata: {name: x}", 415),
+    ],
+)
+async def test_an_unreadable_job_body_is_a_4xx_and_creates_nothing(
+    fake: KubeFake, content_type: str, body: bytes, status: int
+) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{fake.url}{JOBS}", data=body, headers={"Content-Type": content_type}
+        ) as response,
+    ):
+        assert response.status == status
+        answer = await response.json()
+    assert answer["kind"] == "Status" and answer["code"] == status
+    assert fake.cluster.items("jobs") == []
