@@ -1124,6 +1124,10 @@ class KubeFake:
         problem = (
             invalid_pod_template(patched) if resource in ("statefulsets", "deployments") else None
         )
+        if resource == "jobs" and (patched.get("spec") or {}).get("template") != obj["spec"].get(
+            "template"
+        ):
+            problem = "spec.template: Invalid value: the pod template: field is immutable"
         if problem is not None:
             kind, name = KIND_OF[resource], obj["metadata"]["name"]
             return status_response(

@@ -6,7 +6,9 @@ It behaves the way the Kubernetes documentation describes batch/v1 Jobs (one com
 - creation is validated like the API server does (422 ``Invalid`` with every cause) and
   defaulted (``backoffLimit: 6``, ``completions``/``parallelism: 1``, a selector on the
   Job's uid, the ``job-name``/``controller-uid`` labels on the Job and its pod template);
-- the controller sets ``status.startTime`` and creates one pod ``<job>-<5 chars>`` owned
+- a Job created with ``suspend: true`` gets a ``Suspended`` condition and no pod until
+  it is patched to ``suspend: false``; otherwise the controller sets ``status.startTime``
+  and creates one pod ``<job>-<5 chars>`` owned
   by the Job (``ownerReferences``, labels ``job-name``, ``batch.kubernetes.io/job-name``,
   ``controller-uid``, ``batch.kubernetes.io/controller-uid``);
 - the pod's fate comes from a :class:`JobScript` chosen by the test, by any of the
@@ -213,8 +215,13 @@ class JobController:
     # ------------------------------------------------------------ controller
 
     def _on_change(self, resource: str, obj: Obj) -> None:
-        if resource == "jobs" and "status" not in obj and self._stored(obj):
-            self._start(obj)
+        if resource == "jobs" and self._stored(obj):
+            suspended = _suspended(obj)
+            if obj["spec"].get("suspend"):
+                if "status" not in obj:
+                    self._suspend(obj)
+            elif "status" not in obj or suspended:
+                self._start(obj)
         elif resource == "secrets" and self._stored(obj):
             namespace = obj["metadata"]["namespace"]
             for pod in self.cluster.items("pods", namespace):
@@ -239,6 +246,22 @@ class JobController:
         if job is None or job["metadata"]["uid"] != uid or _finished(job):
             return None
         return job
+
+    def _suspend(self, job: Obj) -> None:
+        stamp = now_iso()
+        job["status"] = {
+            "conditions": [
+                {
+                    "type": "Suspended",
+                    "status": "True",
+                    "lastProbeTime": stamp,
+                    "lastTransitionTime": stamp,
+                    "reason": "JobSuspended",
+                    "message": "Job suspended",
+                }
+            ]
+        }
+        self.cluster._changed("jobs", job)
 
     def _start(self, job: Obj) -> None:
         meta = job["metadata"]
@@ -542,6 +565,13 @@ def _uid() -> str:
 def _finished(job: Obj) -> bool:
     return any(
         c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+        for c in (job.get("status") or {}).get("conditions") or ()
+    )
+
+
+def _suspended(job: Obj) -> bool:
+    return any(
+        c.get("type") == "Suspended" and c.get("status") == "True"
         for c in (job.get("status") or {}).get("conditions") or ()
     )
 

@@ -440,3 +440,35 @@ async def test_an_unreadable_job_body_is_a_4xx_and_creates_nothing(
         answer = await response.json()
     assert answer["kind"] == "Status" and answer["code"] == status
     assert fake.cluster.items("jobs") == []
+
+
+async def raw_patch(fake: KubeFake, name: str, patch: dict[str, Any]) -> int:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.patch(
+            f"{fake.url}{JOBS}/{name}",
+            data=json.dumps(patch),
+            headers={"Content-Type": "application/merge-patch+json"},
+        ) as response,
+    ):
+        return response.status
+
+
+async def test_a_suspended_job_runs_nothing_until_resumed(fake: KubeFake, kube: KubeClient) -> None:
+    body = manifest("add-later")
+    body["spec"]["suspend"] = True
+    await kube.create_job("default", body)
+    await fake.wait_until(lambda: "status" in fake.job("add-later"))
+    waiting = await kube.watch_job("default", "add-later", timeout=0.2)
+    assert not waiting.finished and waiting.active == 0 and fake.job_pods("add-later") == []
+
+    assert await raw_patch(fake, "add-later", {"spec": {"suspend": False}}) == 200
+    job = await kube.watch_job("default", "add-later", timeout=10)
+    assert job.complete and len(fake.job_pods("add-later")) == 1
+
+
+async def test_a_jobs_pod_template_cannot_be_changed(fake: KubeFake, kube: KubeClient) -> None:
+    await kube.create_job("default", manifest("add-fixed"))
+    template = {"spec": {"containers": [{"name": "add", "image": "other:2"}]}}
+    assert await raw_patch(fake, "add-fixed", {"spec": {"template": template}}) == 422
+    assert fake.job("add-fixed")["spec"]["template"]["spec"]["containers"][0]["image"] == ADDER
