@@ -998,6 +998,10 @@ class KubeFake:
         if not isinstance(obj, dict):
             return status_response(400, "BadRequest", "request body is not a JSON object")
         meta = obj.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            return status_response(
+                400, "BadRequest", f"{KIND_OF[resource]} metadata must be an object"
+            )
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + hex(self.cluster.resource_version)[2:]
         if not meta.get("name"):

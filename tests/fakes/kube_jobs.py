@@ -43,6 +43,7 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tests.fakes.kube_controller import (
     FakeCluster,
@@ -86,24 +87,49 @@ def job_labels(name: str, uid: str) -> dict[str, str]:
 def invalid_job(job: Obj) -> list[str]:
     """Every cause the API server's validation gives for a new Job (empty: valid)."""
     causes: list[str] = []
-    meta = job.get("metadata") or {}
-    name = str(meta.get("name") or "")
-    if len(name) > 253 or not _SUBDOMAIN.match(name):
+    meta = _mapping(job.get("metadata"))
+    raw_name = meta.get("name")
+    name = raw_name if isinstance(raw_name, str) else str(raw_name or "")
+    if not isinstance(raw_name, str) or len(name) > 253 or not _SUBDOMAIN.match(name):
         causes.append(f'metadata.name: Invalid value: "{name}": {_SUBDOMAIN_RULE}')
     elif len(name) > 63:
         causes.append(
             f'spec.template.labels: Invalid value: "{name}": must be no more than 63 characters'
         )
-    spec = job.get("spec") or {}
-    template = spec.get("template") or {}
-    pod_spec = template.get("spec") or {}
+    spec = _mapping(job.get("spec"))
+    template = _mapping(spec.get("template"))
+    if "metadata" in template and not isinstance(template["metadata"], dict):
+        causes.append("spec.template.metadata: Invalid value: must be an object")
+    for where, holder in (("metadata", meta), ("spec.template.metadata", template.get("metadata"))):
+        labels = _mapping(holder).get("labels")
+        if labels is not None and not (
+            isinstance(labels, dict) and all(isinstance(v, str) for v in labels.values())
+        ):
+            causes.append(f"{where}.labels: Invalid value: must be a map of strings")
+    pod_spec = _mapping(template.get("spec"))
     containers = pod_spec.get("containers") or []
+    if not isinstance(containers, list):
+        causes.append("spec.template.spec.containers: Invalid value: must be a list")
+        containers = []
     if not containers:
         causes.append("spec.template.spec.containers: Required value")
     for index, container in enumerate(containers):
         for required in ("name", "image"):
             if not isinstance(container, dict) or not container.get(required):
                 causes.append(f"spec.template.spec.containers[{index}].{required}: Required value")
+        if isinstance(container, dict):
+            for field in ("command", "args", "env"):
+                value = container.get(field)
+                if value is not None and not isinstance(value, list):
+                    causes.append(
+                        f"spec.template.spec.containers[{index}].{field}: Invalid value: "
+                        "must be a list"
+                    )
+            for env in container.get("env") or () if isinstance(container.get("env"), list) else ():
+                if not isinstance(env, dict) or not env.get("name"):
+                    causes.append(
+                        f"spec.template.spec.containers[{index}].env[].name: Required value"
+                    )
     policy = pod_spec.get("restartPolicy") or "Always"
     if policy not in ("Never", "OnFailure"):
         causes.append(
@@ -556,6 +582,10 @@ class JobController:
 def encode_secret_data(data: dict[str, str]) -> dict[str, str]:
     """A Secret's ``data``: each value base64-encoded, as the API stores it."""
     return {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _uid() -> str:

@@ -346,6 +346,15 @@ def manifest(name: str = "add-x", **pod_spec: Any) -> dict[str, Any]:
         (manifest("Add_X"), 'metadata.name: Invalid value: "Add_X"'),
         (manifest("a" * 64), "must be no more than 63 characters"),
         (manifest(containers=[{"name": "add"}]), "containers[0].image: Required value"),
+        ({"metadata": {"name": "add-x"}, "spec": "run it"}, "containers: Required value"),
+        (manifest(containers={"add": ADDER}), "containers: Invalid value: must be a list"),
+        (manifest(containers=[{"name": "a", "image": ADDER, "args": "x"}]), "args: Invalid"),
+        (manifest(containers=[{"name": "a", "image": ADDER, "env": [{}]}]), "env[].name"),
+        ({"metadata": {"name": 5}, "spec": manifest()["spec"]}, "metadata.name: Invalid"),
+        (
+            {"metadata": {"name": "add-x", "labels": ["a"]}, "spec": manifest()["spec"]},
+            "metadata.labels: Invalid value",
+        ),
     ],
 )
 async def test_an_invalid_job_is_a_422_and_nothing_is_created(
@@ -422,6 +431,7 @@ async def test_a_job_spec_for_another_namespace_is_not_sent(
     [
         ("application/json", b"{not json", 400),
         ("application/json", b"[1, 2]", 400),
+        ("application/json", b'{"metadata": "add-x"}', 400),
         ("application/vnd.kubernetes.protobuf", b"k8s\x00\x0a\xff", 400),  # truncated
         ("application/vnd.kubernetes.protobuf", b"not protobuf", 400),
         ("application/yaml", b"metadata: {name: x}", 415),
