@@ -3,8 +3,8 @@
 kubectl's typed clients send built-in objects as ``application/vnd.kubernetes.protobuf``:
 the 4-byte magic ``k8s\\x00`` and a ``runtime.Unknown`` message (type meta, then the
 object's bytes). This module turns such a body into the JSON dict the API would have
-received, for the fields a Job of the fake uses (metadata, spec, pod template, containers
-with command, args and env). Unknown fields are skipped, as protobuf readers do; values
+received, for the fields ``kubectl create job`` fills in (metadata, spec, pod template,
+containers with command and args). Unknown fields are skipped, as protobuf readers do; values
 Go always writes (empty strings, zero counts of non-optional fields) are dropped the way
 JSON's ``omitempty`` drops them.
 
@@ -59,18 +59,6 @@ SCHEMA: Schema = {
         2: ("image", "str", None, False),
         3: ("command", "str", None, True),
         4: ("args", "str", None, True),
-        7: ("env", "msg", "EnvVar", True),
-    },
-    "EnvVar": {
-        1: ("name", "str", None, False),
-        2: ("value", "str", None, False),
-        3: ("valueFrom", "msg", "EnvVarSource", False),
-    },
-    "EnvVarSource": {4: ("secretKeyRef", "msg", "SecretKeySelector", False)},
-    "SecretKeySelector": {
-        1: ("name", "ref", None, False),  # the embedded LocalObjectReference's name
-        2: ("key", "str", None, False),
-        3: ("optional", "opt_bool", None, False),
     },
 }
 
@@ -137,9 +125,6 @@ def _message(data: bytes, name: str) -> dict[str, Any]:
             value = raw.decode()
         elif kind == "bytes":
             value = raw
-        elif kind == "ref":
-            value = dict(_fields(raw)).get(1, b"")
-            value = value.decode() if isinstance(value, bytes) else ""
         elif kind == "map":
             entry = {n: v for n, v in _fields(raw) if isinstance(v, bytes)}
             result.setdefault(key, {})[entry.get(1, b"").decode()] = entry.get(2, b"").decode()
