@@ -28,6 +28,7 @@ asks for ``as=Table``: pods, workloads, services, events and jobs answer with a 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import copy
 import json
@@ -51,13 +52,8 @@ from tests.fakes.kube_controller import (
     WatchEvent,
     now_iso,
 )
-from tests.fakes.kube_jobs import (
-    PROPAGATION_POLICIES,
-    JobController,
-    JobScript,
-    encode_secret_data,
-    invalid_job,
-)
+from tests.fakes.kube_job_admission import PROPAGATION_POLICIES, invalid_job
+from tests.fakes.kube_jobs import JobController, JobScript
 from tests.fakes.kube_protobuf import CONTENT_TYPE as PROTOBUF
 from tests.fakes.kube_protobuf import ProtobufError, decode_job
 
@@ -743,7 +739,7 @@ class KubeFake:
         obj = {
             "metadata": {"name": name, "namespace": namespace},
             "type": "Opaque",
-            "data": encode_secret_data(dict(data)),
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
         }
         return self.cluster.put("secrets", obj)
 
