@@ -208,3 +208,18 @@ def test_the_network_policy_lets_the_bot_reach_every_network_it_manages(
     }
     assert {"alpha-testnet", "beta-testnet"} <= reachable
     assert {p["port"] for r in policy["spec"]["ingress"] for p in r["ports"]} == {8080}
+
+
+async def test_the_state_pod_mounts_the_bots_volume_and_is_a_valid_pod(
+    base: list[dict[str, Any]],
+) -> None:
+    tool = yaml.safe_load((BASE / "tools" / "state-pod.yaml").read_text())
+    assert await round_trip(tool) == tool
+    (sts,) = by_kind(base, "StatefulSet")
+    claim = sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"]
+    (volume,) = tool["spec"]["volumes"]
+    assert volume["persistentVolumeClaim"]["claimName"] == f"{claim}-{sts['metadata']['name']}-0"
+    assert tool["metadata"]["namespace"] == sts["metadata"]["namespace"]
+    image = sts["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert tool["spec"]["containers"][0]["image"] == image
+    assert tool["spec"]["securityContext"]["runAsUser"] == 10001
