@@ -1,8 +1,10 @@
-"""deploy/Dockerfile, read statically (no container engine can build or run images
-on the CI machines: see docs/runbooks/bot.md): a base pinned by tag and digest, a
-multi-stage build, a non-root user, no secrets or build tools in the final image, an
-exec-form entrypoint, and a HEALTHCHECK that really tells a running bot from a
-stopped one."""
+"""deploy/Dockerfile, read statically: a base pinned by tag and digest, a multi-stage
+build, a non-root user, no secrets or build tools in the final image, an exec-form
+entrypoint, and a HEALTHCHECK that really tells a running bot from a stopped one.
+
+No image is built here: the machines this suite runs on reach no container registry
+(the base cannot be pulled) and podman, though installable, cannot start a container
+(crun may not set RLIMIT_NOFILE in this sandbox), so RUN steps could not run either."""
 
 from __future__ import annotations
 
