@@ -243,6 +243,19 @@ class Store:
         rows = self.conn.execute("SELECT kind, state, COUNT(*) FROM runs GROUP BY kind, state")
         return {(k, s): int(n) for k, s, n in rows}
 
+    def oldest_running_run_ages(self) -> dict[tuple[str, str], float]:
+        """Seconds since the oldest ``running`` run of each (kind, network) started.
+
+        A (kind, network) with no running run is absent; the network of a run without
+        one is ``""``.
+        """
+        rows = self.conn.execute(
+            "SELECT kind, COALESCE(network, ''), MIN(created_at) FROM runs"
+            " WHERE state = 'running' GROUP BY kind, COALESCE(network, '')"
+        ).fetchall()
+        now = self.clock()
+        return {(k, n): max(0.0, now - float(started)) for k, n, started in rows}
+
     # -- locks ---------------------------------------------------------------
 
     def lock(self, network: str, *, holder: str, reason: str) -> Lock:
