@@ -12,7 +12,7 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AnyHttpUrl,
@@ -388,6 +388,12 @@ class SlackChat(Model):
     channels: dict[str, str] = Field(
         default_factory=dict, description="Named channels, e.g. {deploys: C0123, alpha: C0456}."
     )
+
+    platform: ClassVar[str] = "slack"
+
+    def destination(self, channel: str) -> str:
+        """The outbox destination of ``channel`` (a name from ``channels``, or an id)."""
+        return f"{self.platform}:{self.channels.get(channel, channel)}"
     confirm_timeout: Seconds = Field(default=600.0, description="Approve buttons expire after.")
     group_cache_ttl: Seconds = Field(default=300.0, description="User-group membership cache.")
     seconds_ = _durations("confirm_timeout", "group_cache_ttl")
@@ -408,6 +414,13 @@ class DiscordChat(Model):
     channels: dict[str, int] = Field(
         default_factory=dict, description="Named channel ids, e.g. {connection_info: 123}."
     )
+
+    platform: ClassVar[str] = "discord"
+
+    def destination(self, channel: str) -> str | None:
+        """The outbox destination of the channel named ``channel`` (None if unnamed)."""
+        found = self.channels.get(channel)
+        return None if found is None else f"{self.platform}:{found}"
 
 
 class ChatConfig(Model):

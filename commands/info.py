@@ -153,11 +153,12 @@ def render_info(network: str, lines: list[InfoLine]) -> str:
 
 
 def info_destination(config: BotConfig, net: NetworkConfig) -> str | None:
-    """Where ``--post`` publishes: ``slack:<channel id>``, or None if not configured."""
+    """Where ``--post`` publishes (the Slack channel's destination), or None if not
+    configured."""
     channel = net.info.slack_channel
     if channel is None or config.chat.slack is None:
         return None
-    return f"slack:{config.chat.slack.channels.get(channel, channel)}"
+    return config.chat.slack.destination(channel)
 
 
 def publish_info(services: Services, network: str, destination: str, text: str) -> str:

@@ -497,8 +497,7 @@ class IncidentDesk:
         slack = self.config.chat.slack
         if slack is None:
             return None
-        channel = row.slack_channel or self.settings.slack_channel
-        return f"slack:{slack.channels.get(channel, channel)}"
+        return slack.destination(row.slack_channel or self.settings.slack_channel)
 
     def _github(self, incident_id: int, op: str, payload: dict[str, Any]) -> None:
         if self.github:

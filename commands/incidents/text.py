@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from bot import markup
 from bot.config import MatrixRow
+from bot.markup import Link, Mention
 from state.incidents import CLOSED, FIRING, Incident, StoredAlert
 
 MAX_TABLE_ROWS = 50
@@ -36,7 +38,7 @@ def clean(value: str, limit: int = VALUE_MAX) -> str:
         for ch in value
         if ch.isspace() or unicodedata.category(ch) not in _INVISIBLE
     )
-    text = " ".join(kept.split())
+    text = markup.escape(" ".join(kept.split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -232,9 +234,9 @@ def refired_comment(
 
 
 def mention(row: MatrixRow) -> str:
-    """How the owner is mentioned in Slack."""
+    """How the owner is mentioned in chat: the row's user group, else its name."""
     if row.slack_group:
-        return f"<!subteam^{row.slack_group}>"
+        return str(Mention(row.slack_group))
     return row.owner or "no owner"
 
 
@@ -250,7 +252,7 @@ def slack_root(
     owner (the row's user group mentioned), issue, and while firing the action and runbook."""
     title = clean(f"[{incident.criticality}] {incident.event} ({clean(incident.network)})", 200)
     issue = (
-        f"<{incident.issue_url}|issue #{incident.issue_number}>"
+        str(Link(incident.issue_url, f"issue #{incident.issue_number}"))
         if incident.issue_number and incident.issue_url
         else "issue pending"
     )
@@ -270,7 +272,9 @@ def slack_root(
         runbook = (links or Links()).runbook(row)
         if runbook:
             lines.append(
-                f"*Runbook:* <{runbook}|runbook>" if "://" in runbook else f"*Runbook:* `{runbook}`"
+                f"*Runbook:* {Link(runbook, 'runbook')}"
+                if "://" in runbook
+                else f"*Runbook:* `{runbook}`"
             )
     return "\n".join(lines)
 
@@ -280,7 +284,7 @@ def slack_alert_lines(alerts: Sequence[StoredAlert], limit: int = 20) -> str:
     lines = []
     for alert in alerts[:limit]:
         summary = clean(alert.annotations.get("summary", ""), 200)
-        link = f" <{clean(alert.generator_url, 2000)}|source>" if alert.generator_url else ""
+        link = f" {Link(clean(alert.generator_url, 2000), 'source')}" if alert.generator_url else ""
         lines.append(
             f"• `{clean(alert.alertname)}` {alert.status}{': ' + summary if summary else ''}{link}"
         )

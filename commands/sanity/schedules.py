@@ -17,6 +17,7 @@ from typing import Annotated, Any, Protocol
 from bot.context import Context, ServiceKey, Services
 from bot.core import Table
 from bot.errors import CommandError
+from bot.markup import ChannelRef
 from bot.registry import Help, Rest, command
 from bot.responder import OutboxResponder
 from commands.sanity.commands import ICONS, SanityReport, has_checks, record, run_sanity
@@ -125,10 +126,9 @@ def _every(seconds: float) -> str:
     return f"{seconds:g}s" if seconds < 60 else duration(seconds)
 
 
-def _where(destination: str) -> str:
-    if destination.startswith("slack:"):
-        return f"<#{destination.removeprefix('slack:')}>"
-    return "the bot's log" if _logs_only(destination) else destination
+def where(destination: str) -> str:
+    """Where a schedule reports, in words: a channel reference, or the bot's log."""
+    return "the bot's log" if _logs_only(destination) else str(ChannelRef(destination))
 
 
 def _logs_only(destination: str) -> bool:
@@ -236,7 +236,7 @@ async def schedule_sanity(
     register(ctx.services, schedule)
     await ctx.reply(
         f"🗓️ Schedule #{schedule.id}: sanity of `{name}` every {_every(interval)}, "
-        f"reporting to {_where(destination)} when the verdict changes"
+        f"reporting to {where(destination)} when the verdict changes"
         + (" and with a daily digest" if digest else "")
         + f". `/testnet unschedule {schedule.id}` stops it."
     )
@@ -256,7 +256,7 @@ async def schedules(ctx: Context) -> None:
                 str(s.id),
                 s.network,
                 _every(s.interval),
-                _where(s.destination),
+                where(s.destination),
                 ICONS.get(s.last_verdict or "", "·"),
                 s.created_by,
             )

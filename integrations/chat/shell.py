@@ -14,7 +14,7 @@ import threading
 import uuid
 from typing import IO, Any, Protocol
 
-from bot import messages
+from bot import markup, messages
 from bot.core import Actor, ConfirmRequest, ConfirmResult, Invocation
 from bot.dispatcher import Dispatcher
 from bot.outbox import DeliveryContext, Outbox, Route
@@ -31,6 +31,7 @@ def render_markup(text: str, *, color: bool) -> str:
     ```code``` highlighted without its backticks on a colour terminal; elsewhere
     bold loses its asterisks and code keeps its backticks (plain-text quoting)."""
     out = []
+    text = markup.render(text, markup.plain)
     for i, part in enumerate(_CODE_SPAN.split(text)):
         if i % 2:  # a code span, taken as it is
             out.append(f"{CODE}{part[1:-1]}{RESET}" if color else part)

@@ -10,6 +10,7 @@ task. Outbound messages are outbox items delivered by :class:`SlackDelivery`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import uuid
@@ -43,6 +44,7 @@ from integrations.chat.slack_blocks import (
     fallback_text,
     message_blocks,
     message_parts,
+    render_parts,
 )
 from integrations.chat.slack_inbound import (
     MalformedRequest,
@@ -106,6 +108,9 @@ class SlackDelivery:
 
     async def deliver(self, item: OutboxItem, context: DeliveryContext) -> dict[str, Any] | None:
         """Send one item; map Slack's answers onto retry / permanent failure."""
+        if isinstance(item.payload.get("text"), str):  # neutral parts in Slack's syntax
+            rendered = {**item.payload, "text": render_parts(item.payload["text"])}
+            item = dataclasses.replace(item, payload=rendered)
         payload = item.payload
         try:
             if item.op == "respond":

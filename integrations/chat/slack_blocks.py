@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot import markup
 from bot.core import Table
+
+SLACK = "slack"
+"""The destination kind of Slack channels (``slack:C0123``)."""
 
 SECTION_LIMIT = 3000
 """Slack refuses a section whose text is longer (``invalid_blocks``)."""
@@ -80,6 +84,22 @@ def table_sections(table: Table, limit: int = SECTION_LIMIT) -> list[str]:
     if body or not chunks:
         chunks.append(FENCE + "\n".join([*head, *body]) + FENCE)
     return chunks
+
+
+def render_parts(text: str) -> str:
+    """The neutral message parts in ``text`` (:mod:`bot.markup`) in Slack's syntax: a
+    group mention ``<!subteam^ID>``, a link ``<url|text>``, a channel ``<#C…>``."""
+    return markup.render(text, _part)
+
+
+def _part(part: markup.Part) -> str:
+    if isinstance(part, markup.Mention):
+        return f"<!subteam^{part.group}>"
+    if isinstance(part, markup.Link):
+        url = part.url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
+        return f"<{url}|{escape(part.text)}>"
+    platform, _, channel = part.destination.partition(":")
+    return f"<#{channel}>" if platform == SLACK else markup.plain(part)
 
 
 def escape(text: str) -> str:
