@@ -227,7 +227,12 @@ class KubeClient:
 
     async def _workload_json(self, namespace: str, kind: str, name: str) -> JsonObj:
         kind = _kind(kind)
-        read = self._workload_api(kind)[0]
+        return await self._read_json(self._workload_api(kind)[0], kind, namespace, name)
+
+    async def _read_json(
+        self, read: Callable[..., Awaitable[Any]], kind: str, namespace: str, name: str
+    ) -> JsonObj:
+        """One object as JSON; a missing one is a 404 :class:`KubeError` naming it."""
         try:
             result = await read(name, namespace, _request_timeout=self.request_timeout)
         except ApiException as exc:
@@ -547,22 +552,7 @@ class KubeClient:
         return job_from_json(await self._job_json(namespace, name))
 
     async def _job_json(self, namespace: str, name: str) -> JsonObj:
-        try:
-            result = await self._batch().read_namespaced_job(
-                name, namespace, _request_timeout=self.request_timeout
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                raise KubeError(
-                    f"Job {name} not found in namespace {namespace}",
-                    status=404,
-                    reason="NotFound",
-                ) from exc
-            raise _api_error(exc, f"reading Job {namespace}/{name}") from exc
-        except _ANY_ERROR as exc:
-            raise _api_error(exc, f"reading Job {namespace}/{name}") from exc
-        body: JsonObj = self._client.sanitize_for_serialization(result)
-        return body
+        return await self._read_json(self._batch().read_namespaced_job, "Job", namespace, name)
 
     async def watch_job(self, namespace: str, name: str, *, timeout: float) -> Job:
         """Follow a Job with the watch API until it is Complete or Failed.

@@ -36,6 +36,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from tests.fakes.serving import serve
+
 DEFAULT_BRANCH = "master"
 BASE_TAG = "aztec-packages-v0.61.0"
 HEAD_TAG = "aztec-packages-v0.61.1-rc"
@@ -249,12 +251,7 @@ class GitHttpServer:
     async def __aenter__(self) -> GitHttpServer:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        self._runner, self.url = await serve(app)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -41,6 +41,8 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from tests.fakes.serving import serve
+
 ABBREVIATED = "application/vnd.npm.install-v1+json"
 NOT_FOUND = {"error": "Not found"}
 _EPOCH = datetime(2024, 11, 1, tzinfo=UTC)
@@ -85,12 +87,7 @@ class NpmRegistryFake:
     async def __aenter__(self) -> NpmRegistryFake:
         app = web.Application()
         app.router.add_get("/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        self._runner, self.url = await serve(app)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
