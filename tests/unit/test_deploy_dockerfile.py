@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.fakes.slack_api import SlackFake
 from tests.integration.botprocess import start_bot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -193,10 +194,23 @@ async def test_the_healthcheck_passes_while_the_bot_runs_and_fails_once_sigterm_
     config = yaml.safe_load(K8S_CONFIG.read_text())
     config["state"]["path"] = str(tmp_path / "state" / "testnet-bot.db")
     config["http"]["host"] = "127.0.0.1"
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    env = {t: "test-value" for t in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "GITHUB_TOKEN")}
-    bot = await start_bot(tmp_path, path, env={**env, "ALERTMANAGER_TOKEN": "am"})
+    async with SlackFake() as slack:  # the bot checks its token at start-up
+        config["chat"]["slack"]["api_url"] = slack.api_url
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(config))
+        env = {
+            "SLACK_BOT_TOKEN": slack.bot_token,
+            "SLACK_SIGNING_SECRET": "test-value",
+            "GITHUB_TOKEN": "test-value",
+            "ALERTMANAGER_TOKEN": "am",
+        }
+        await _healthcheck_follows_the_bot(tmp_path, path, env, command)
+
+
+async def _healthcheck_follows_the_bot(
+    tmp_path: Path, path: Path, env: dict[str, str], command: list[str]
+) -> None:
+    bot = await start_bot(tmp_path, path, env=env)
     try:
         argv = [sys.executable, *[a.replace("http://127.0.0.1:8080", bot.url) for a in command[1:]]]
         assert bot.url in " ".join(argv), shlex.join(argv)
