@@ -23,6 +23,7 @@ import logging
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, Self, cast
 
@@ -37,6 +38,7 @@ from integrations.kube_models import (
     ContainerImage,
     Event,
     Job,
+    JobSpec,
     JsonObj,
     KubeError,
     Pod,
@@ -60,6 +62,7 @@ __all__ = [
     "ContainerImage",
     "Event",
     "Job",
+    "JobSpec",
     "KubeClient",
     "KubeError",
     "Pod",
@@ -487,8 +490,21 @@ class KubeClient:
 
     # ------------------------------------------------------------ jobs
 
-    async def create_job(self, namespace: str, manifest: Mapping[str, Any]) -> Job:
-        """Create a batch/v1 Job from its manifest (a dict as in YAML)."""
+    async def create_job(self, namespace: str, spec: JobSpec | Mapping[str, Any]) -> Job:
+        """Create a batch/v1 Job from a :class:`JobSpec` (or a manifest dict as in YAML).
+
+        KubeError with the API's message when it refuses: 409 ``AlreadyExists`` when a
+        Job of that name exists, 422 ``Invalid`` for a spec it does not accept.
+        ValueError, with nothing sent, when a JobSpec names another namespace.
+        """
+        if isinstance(spec, JobSpec):
+            if spec.namespace is not None and spec.namespace != namespace:
+                raise ValueError(
+                    f"Job {spec.name} is meant for namespace {spec.namespace}, not {namespace}"
+                )
+            manifest: Mapping[str, Any] = spec.manifest()
+        else:
+            manifest = spec
         name = (manifest.get("metadata") or {}).get("name") or "(generated)"
         raw = await self._json(
             f"creating Job {namespace}/{name}",
@@ -502,13 +518,175 @@ class KubeClient:
 
     async def get_job(self, namespace: str, name: str) -> Job:
         """One Job's progress; KubeError(status=404) when it does not exist."""
-        raw = await self._json(
-            f"reading Job {namespace}/{name}",
-            self._batch().read_namespaced_job(
+        return job_from_json(await self._job_json(namespace, name))
+
+    async def _job_json(self, namespace: str, name: str) -> JsonObj:
+        try:
+            result = await self._batch().read_namespaced_job(
                 name, namespace, _request_timeout=self.request_timeout
-            ),
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                raise KubeError(
+                    f"Job {name} not found in namespace {namespace}",
+                    status=404,
+                    reason="NotFound",
+                ) from exc
+            raise _api_error(exc, f"reading Job {namespace}/{name}") from exc
+        except _ANY_ERROR as exc:
+            raise _api_error(exc, f"reading Job {namespace}/{name}") from exc
+        body: JsonObj = self._client.sanitize_for_serialization(result)
+        return body
+
+    async def watch_job(self, namespace: str, name: str, *, timeout: float) -> Job:
+        """Follow a Job with the watch API until it is Complete or Failed.
+
+        Returns the finished Job, or the Job as last seen when ``timeout`` seconds pass
+        first (then ``finished`` is False; the Job keeps running). Works for a Job this
+        process did not create (re-attaching after a restart) and for one that has
+        already finished (answers at once). A watch the server ends is resumed from the
+        last resourceVersion seen; one answering 410 Gone is re-listed. KubeError(404)
+        when the Job does not exist or is deleted while followed.
+        """
+        listing = self._batch().list_namespaced_job
+        selector = {"field_selector": f"metadata.name={name}"}
+        what = f"watching Job {namespace}/{name}"
+        job = await self._list_job(namespace, name)
+        rv = job.resource_version
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        failures = 0
+        while not job.finished:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return job
+            try:
+                async with asyncio.timeout(remaining):
+                    response = await self._open_watch(listing, namespace, rv, **selector)
+                    try:
+                        await _raise_for_status(response, what)
+                        async for line in response.content:
+                            if not line.strip():
+                                continue
+                            event = json.loads(line)
+                            failures = 0
+                            kind, obj = event.get("type"), event.get("object") or {}
+                            if kind == "ERROR":
+                                raise KubeError(
+                                    f"{what}: {obj.get('message')}",
+                                    status=obj.get("code"),
+                                    reason=obj.get("reason"),
+                                )
+                            rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
+                            if kind == "DELETED":
+                                raise KubeError(
+                                    f"Job {namespace}/{name} was deleted while it was followed",
+                                    status=404,
+                                    reason="NotFound",
+                                )
+                            if kind in ("ADDED", "MODIFIED"):
+                                job = job_from_json(obj)
+                                if job.finished:
+                                    return job
+                    finally:
+                        response.release()
+            except TimeoutError as exc:
+                if loop.time() >= deadline:
+                    return job
+                failures += 1  # a socket timed out, not our deadline: reopen the watch
+                if failures >= MAX_WATCH_FAILURES:
+                    raise _api_error(exc, what) from exc
+            except KubeError as exc:
+                if exc.status == 410:
+                    job = await self._list_job(namespace, name)
+                    rv = job.resource_version
+                    continue
+                if exc.status is not None and exc.status < 500 and exc.status != 429:
+                    raise
+                failures += 1
+                if failures >= MAX_WATCH_FAILURES:
+                    raise
+                await asyncio.sleep(min(0.05 * 2**failures, 2.0))  # back off, then retry
+            except (ApiException, aiohttp.ClientError, OSError, ValueError) as exc:
+                failures += 1
+                if failures >= MAX_WATCH_FAILURES:
+                    raise _api_error(exc, what) from exc
+                await asyncio.sleep(min(0.05 * 2**failures, 2.0))  # back off, then retry
+        return job
+
+    async def _list_job(self, namespace: str, name: str) -> Job:
+        """The Job, with the list's resourceVersion to watch from (KubeError 404 if absent)."""
+        items, rv = await self._list_raw(
+            f"listing Job {namespace}/{name}",
+            self._batch().list_namespaced_job,
+            namespace,
+            field_selector=f"metadata.name={name}",
         )
-        return job_from_json(raw)
+        if not items:
+            raise KubeError(
+                f"Job {name} not found in namespace {namespace}", status=404, reason="NotFound"
+            )
+        job = job_from_json(items[0])
+        return replace(job, resource_version=rv or job.resource_version)
+
+    async def job_logs(self, namespace: str, name: str, *, tail: int | None = None) -> str:
+        """The log (its last ``tail`` lines) of the newest pod of a Job.
+
+        "no logs: the container never started (REASON: MESSAGE)" when that pod's
+        container never ran (a missing Secret, an image that cannot be pulled), and
+        "no logs: the Job has no pods" when it has none (never scheduled, or deleted
+        when its deadline passed). KubeError(404) when the Job does not exist.
+        """
+        raw_job = await self._job_json(namespace, name)
+        uid = raw_job["metadata"].get("uid") or ""
+        match = ((raw_job.get("spec") or {}).get("selector") or {}).get("matchLabels") or {
+            "job-name": name
+        }
+        items, _ = await self._list_raw(
+            f"listing pods of Job {namespace}/{name}",
+            self._core().list_namespaced_pod,
+            namespace,
+            label_selector=selector_string(match),
+        )
+        owned = [
+            p
+            for p in items
+            if not uid
+            or any(r.get("uid") == uid for r in p["metadata"].get("ownerReferences") or ())
+        ]
+        if not owned:
+            return "no logs: the Job has no pods"
+        newest = max(owned, key=_creation_order)
+        pod = pod_from_json(newest)
+        containers = (newest.get("spec") or {}).get("containers") or [{}]
+        container = str(containers[0].get("name") or "")
+        state = next((c for c in pod.containers if c.name == container), None)
+        if state is None or not state.started:
+            why = (state.waiting_reason if state else None) or pod.phase
+            message = state.waiting_message if state else None
+            return "no logs: the container never started" + (
+                f" ({why}: {message})" if message else f" ({why})"
+            )
+        return await self.pod_logs(namespace, pod.name, container=container, tail_lines=tail)
+
+    async def delete_job(self, namespace: str, name: str) -> bool:
+        """Delete a Job and (in the background, by Kubernetes' garbage collector) its pods.
+
+        True when this call deleted it, False when it did not exist.
+        """
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        what = f"deleting Job {namespace}/{name}"
+        try:
+            await self._batch().delete_namespaced_job(
+                name, namespace, body=cast(Any, body), _request_timeout=self.request_timeout
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise _api_error(exc, what) from exc
+        except _ANY_ERROR as exc:
+            raise _api_error(exc, what) from exc
+        return True
 
     # ------------------------------------------------------------ raw streams (for RolloutWatch)
 
@@ -579,6 +757,14 @@ def _kind(kind: str) -> WorkloadKind:
     if known is not None:
         return known
     raise ValueError(f"unsupported workload kind {kind!r}; expected one of {WORKLOAD_KINDS}")
+
+
+def _creation_order(pod: JsonObj) -> tuple[str, int]:
+    """Sort key: creation time, then (creation times have one-second resolution) the
+    pod changed last, since a Job creates a retry only after its predecessor ended."""
+    meta = pod["metadata"]
+    version = str(meta.get("resourceVersion") or "")
+    return (str(meta.get("creationTimestamp") or ""), int(version) if version.isdigit() else 0)
 
 
 def _pod_order(pod: Pod) -> tuple[str, int, str]:

@@ -23,8 +23,10 @@ CALLS = {
     "list_namespaced_service": ("", "services", "list"),
     "create_namespaced_job": ("batch", "jobs", "create"),
     "read_namespaced_job": ("batch", "jobs", "get"),
+    "list_namespaced_job": ("batch", "jobs", "list"),
+    "delete_namespaced_job": ("batch", "jobs", "delete"),
 }
-WATCHED = {("apps", "statefulsets"), ("apps", "deployments"), ("", "pods")}
+WATCHED = {("apps", "statefulsets"), ("apps", "deployments"), ("", "pods"), ("batch", "jobs")}
 
 
 def granted() -> set[tuple[str, str, str]]:
@@ -48,6 +50,7 @@ def test_every_call_of_the_kubernetes_wrapper_is_granted() -> None:
     assert not missing, f"deploy/kubernetes/rbac.yaml lacks {sorted(missing)}"
 
 
-def test_the_rollback_may_delete_pods_but_nothing_else() -> None:
+def test_only_pods_and_jobs_may_be_deleted() -> None:
+    """The rollback deletes stuck pods, validator onboarding a Job it gives up on."""
     deletable = {(g, r) for g, r, verb in granted() if verb == "delete"}
-    assert deletable == {("", "pods")}
+    assert deletable == {("", "pods"), ("batch", "jobs")}
