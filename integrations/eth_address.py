@@ -56,10 +56,9 @@ class Address:
             raise ValueError(f"`{shown}` is not an address (0x followed by 40 hex digits)")
         digits = text[2:]
         if digits != digits.lower() and digits != digits.upper():
-            expected = to_checksum(text)
-            if text != expected:
+            if text != to_checksum(text):
                 raise ValueError(
-                    f"`{text}` fails its EIP-55 checksum (a typo? the correctly "
-                    f"checksummed spelling of these digits is `{expected}`)"
+                    f"`{text}` fails its EIP-55 checksum: a digit or its case was mistyped; "
+                    "copy the address again from its source"
                 )
         return cls("0x" + digits.lower())

@@ -30,6 +30,7 @@ from state.records import (
 )
 from state.sanity import SanityRepo
 from state.seen import SeenRequests
+from state.validators import ValidatorRepo
 
 Clock = Callable[[], float]
 
@@ -61,6 +62,7 @@ class Store:
         self.incidents = Incidents(self.conn, clock)
         self.sanity = SanityRepo(self.conn, clock)  # issue 5
         self.seen = SeenRequests(self.conn, clock)
+        self.validators = ValidatorRepo(self.conn, clock)
 
     @classmethod
     def open(cls, path: str | Path, clock: Clock = time.time) -> Store:
