@@ -28,6 +28,7 @@ from bot.registry_access import RegistryAccess
 from bot.sanity_wiring import wire_sanity
 from bot.tasks import TaskSupervisor
 from bot.web import WebServer
+from integrations.aztec_node import AztecNodeAccess
 from state.store import Store
 
 log = logging.getLogger("testnet_bot.app")
@@ -125,6 +126,7 @@ class Bot:
             started_at=self.clock(),
             http=http,
             images=RegistryAccess(http),
+            aztec=AztecNodeAccess(http),
             extras={"scheduler": scheduler},
         )
         kube = KubeAccess(config.kubernetes)

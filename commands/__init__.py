@@ -18,6 +18,7 @@ from commands import (
     sanity,
     schedules,
     status,
+    validators,
 )
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "sanity",
     "schedules",
     "status",
+    "validators",
 ]

@@ -182,7 +182,7 @@ class ValidatorRepo:
                     raise NotReservable(
                         "quota",
                         room=max(0, per_day - used),
-                        next_slot=self._next_slot(network, now, per_day, len(addresses)),
+                        next_slot=self.next_slot(network, now, per_day, len(addresses)),
                     )
             self.conn.executemany(
                 "UPDATE validators SET state = 'adding', added_by = ?, job = '', error = '',"
@@ -191,8 +191,9 @@ class ValidatorRepo:
             )
         return [r for r in (self.get(network, a) for a in addresses) if r is not None]
 
-    def _next_slot(self, network: str, now: float, per_day: int, wanted: int) -> float | None:
-        """When enough of the last day's additions age out for ``wanted`` more."""
+    def next_slot(self, network: str, now: float, per_day: int, wanted: int) -> float | None:
+        """When enough of the last 24 hours' additions age out for ``wanted`` more to fit
+        the quota (None when ageing alone cannot make room)."""
         times = [
             float(t)
             for (t,) in self.conn.execute(
