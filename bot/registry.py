@@ -261,7 +261,7 @@ def _params(handler: Handler) -> tuple[Param, ...]:
                 option_only,
             )
         )
-    positional = [p for p in params if not p.flag]
+    positional = [p for p in params if not p.flag and not p.option_only]
     if any(p.rest for p in positional[:-1]):
         raise TypeError(f"{handler.__qualname__}: a Rest parameter must be the last positional")
     return tuple(params)
