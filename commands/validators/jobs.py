@@ -3,6 +3,7 @@ re-attaching to one that a previous bot process started."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -10,13 +11,17 @@ from bot.config import NetworkConfig, ValidatorJob
 from bot.context import Services
 from commands.runs import kube_for
 from integrations.eth_address import Address
-from integrations.kube_models import JobSpec, KubeError, SecretEnv
+from integrations.kube_models import Job, JobSpec, KubeError, SecretEnv
 
 if TYPE_CHECKING:
     from integrations.kube import KubeClient
 
 WATCH_GRACE = 30.0
 """Seconds the bot keeps watching past the Job's own deadline (Kubernetes stops it)."""
+CHECK_EVERY = 2.0
+"""Seconds between looks at whether the Job's container could start at all."""
+CANNOT_START = ("ConfigError", "ErrImage", "ImagePullBackOff", "InvalidImageName")
+"""Waiting reasons that never resolve by themselves (a missing Secret, a bad image)."""
 
 
 @dataclass(frozen=True)
@@ -73,9 +78,12 @@ async def run_job(
     try:
         kube = await kube_for(services, net)
         await _create_once(kube, namespace, spec)
-        done = await kube.watch_job(namespace, name, timeout=job.timeout + WATCH_GRACE)
+        done, stuck = await _follow(kube, namespace, name, job.timeout + WATCH_GRACE)
     except KubeError as exc:
         return JobOutcome(False, f"Kubernetes refused: {exc.message}")
+    if stuck is not None:
+        await kube.delete_job(namespace, name)
+        return JobOutcome(False, f"the Job's container cannot start: {stuck}")
     if done.complete:
         return JobOutcome(True)
     if not done.finished:
@@ -87,6 +95,25 @@ async def run_job(
     except KubeError as exc:
         tail = f"(its log cannot be read: {exc.message})"
     return JobOutcome(False, reason, tail)
+
+
+async def _follow(
+    kube: KubeClient, namespace: str, name: str, timeout: float
+) -> tuple[Job, str | None]:
+    """Watch the Job to its end (or ``timeout``); stop early, with the reason, when its
+    container is stuck on something that will not fix itself."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        remaining = deadline - loop.time()
+        job = await kube.watch_job(namespace, name, timeout=max(0.0, min(CHECK_EVERY, remaining)))
+        if job.finished or loop.time() >= deadline:
+            return job, None
+        logs = await kube.job_logs(namespace, name, tail=1)
+        if logs.startswith("no logs: the container never started") and any(
+            r in logs for r in CANNOT_START
+        ):
+            return job, logs.removeprefix("no logs: the container never started").strip(" ()")
 
 
 async def _create_once(kube: KubeClient, namespace: str, spec: JobSpec) -> None:

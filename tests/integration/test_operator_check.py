@@ -139,16 +139,14 @@ async def test_tries_are_limited_per_user_per_hour_and_each_is_audited(tmp_path:
         assert len(node.calls) == calls  # the limit is checked before the node is asked
         assert bot.store.validators.records("alpha") == []
         # another operator is not limited by the first one's tries
-        outcome, _ = await _start(
-            bot, ADDRESSES[1], BLOCK, node.expected_proof(BLOCK), user="5151"
-        )
+        outcome, _ = await _start(bot, ADDRESSES[1], BLOCK, node.expected_proof(BLOCK), user="5151")
         assert outcome is Outcome.OK
         entries = [
-            (e.actor, e.outcome) for e in bot.store.recent_audit(50) if e.command == "operator start"
+            (e.actor, e.outcome)
+            for e in bot.store.recent_audit(50)
+            if e.command == "operator start"
         ]
-        assert sorted(entries) == sorted(
-            [("4242", "failed")] * 3 + [("5151", "ok")]
-        )
+        assert sorted(entries) == sorted([("4242", "failed")] * 3 + [("5151", "ok")])
         tries = bot.store.validators.tries("alpha")
         assert [t[3] for t in tries] == ["mismatch", "mismatch", "passed"]
 

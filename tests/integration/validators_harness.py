@@ -37,7 +37,12 @@ def network(**validators: Any) -> dict[str, Any]:
 
 
 async def say_as(
-    bot: ShellBot, text: str, *, user: str, name: str, platform: str = "discord",
+    bot: ShellBot,
+    text: str,
+    *,
+    user: str,
+    name: str,
+    platform: str = "discord",
     channel: str = OPERATORS_CHANNEL,
 ) -> tuple[Outcome, list[str]]:
     """Run ``/testnet text`` as a chat user (an invocation as the platform's adapter

@@ -1,0 +1,250 @@
+"""Validator onboarding: ``validator ready``, ``validator add`` (Jobs on the Kubernetes
+fake), the cap, the daily quota, the start epoch (real Prometheus), Job failures and
+their retry, ``validator remove``, and the set's listing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from bot.core import Outcome
+from tests.binaries import require_binary
+from tests.fakes.kube_api import KubeFake
+from tests.fakes.kube_jobs import JobScript
+from tests.fakes.promstack import MetricsEndpoint, start_prometheus
+from tests.harness import ShellBot, make_config, wait_until
+from tests.integration.validators_harness import ADDRESSES, NAMESPACE, NOTICES, network, queued
+
+ADD_IMAGE = "aztecprotocol/aztec:0.62.0"
+ADD_JOB = {
+    "image": ADD_IMAGE,
+    "args": ["add-l1-validator", "--validator", "{address}"],
+    "secret_env": [{"name": "FUNDER_PRIVATE_KEY", "secret": "l1-funder", "key": "private-key"}],
+    "env": {"L1_CHAIN_ID": "11155111"},
+    "timeout": "30s",
+}
+
+
+@asynccontextmanager
+async def onboarding_bot(
+    tmp_path: Path, fake: KubeFake, **validators: Any
+) -> AsyncIterator[ShellBot]:
+    """A shell bot (an admin, approving every confirmation) whose network adds
+    validators by Job on ``fake``."""
+    fake.add_secret("l1-funder", {"private-key": "0xfunded"}, namespace=NAMESPACE)
+    kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
+    settings = {"add_job": ADD_JOB, "discord_channel": NOTICES, **validators}
+    config = make_config(
+        tmp_path, networks=network(**settings), kubernetes={"kubeconfig": str(kubeconfig)}
+    )
+    async with ShellBot(config, assume_yes=True) as bot:
+        yield bot
+
+
+def state(bot: ShellBot, address: str) -> str | None:
+    record = bot.store.validators.get("alpha", address.lower())
+    return record.state if record else None
+
+
+def notices(bot: ShellBot) -> list[str]:
+    return [p["text"] for d, op, p in queued(bot) if d == f"discord:{NOTICES}"]
+
+
+def jobs(fake: KubeFake) -> list[dict[str, Any]]:
+    return fake.cluster.items("jobs", NAMESPACE)
+
+
+async def test_ready_then_add_runs_the_job_and_records_it_added(tmp_path: Path) -> None:
+    async with KubeFake() as fake, onboarding_bot(tmp_path, fake) as bot:
+        out = await bot.say(f"validator ready {ADDRESSES[0]} Carol from Nethermind")
+        assert "is ready to be added" in out
+        assert state(bot, ADDRESSES[0]) == "ready"
+        out = await bot.say(f"validator add {ADDRESSES[0]}")
+        assert bot.last_outcome is Outcome.OK, out
+        assert "Added 1 of 1 validator(s) to `alpha`: 1/48 in the set" in out
+        assert state(bot, ADDRESSES[0]) == "added"
+        (job,) = jobs(fake)
+        container = job["spec"]["template"]["spec"]["containers"][0]
+        assert container["image"] == ADD_IMAGE
+        assert container["args"] == ["add-l1-validator", "--validator", ADDRESSES[0]]
+        secret = next(e for e in container["env"] if e["name"] == "FUNDER_PRIVATE_KEY")
+        assert secret["valueFrom"]["secretKeyRef"] == {"name": "l1-funder", "key": "private-key"}
+        assert job["spec"]["backoffLimit"] == 0  # adding must not run twice by itself
+        (notice,) = notices(bot)
+        assert ADDRESSES[0] in notice and "alpha" in notice
+        assert "FUNDER" not in notice and "Carol" not in notice  # a short public notice
+        out = await bot.say("validators")
+        assert "1/48 added" in out and ADDRESSES[0] in out and "Carol from Nethermind" in out
+        # an address already in the set is refused with its state
+        out = await bot.say(f"validator add {ADDRESSES[0]}")
+        assert bot.last_outcome is Outcome.FAILED and "is added" in out
+        out = await bot.say(f"validator ready {ADDRESSES[0]}")
+        assert bot.last_outcome is Outcome.FAILED and "is added" in out
+        assert len(jobs(fake)) == 1
+
+
+async def test_bad_duplicate_and_badly_checksummed_addresses_change_nothing(
+    tmp_path: Path,
+) -> None:
+    async with KubeFake() as fake, onboarding_bot(tmp_path, fake) as bot:
+        bad_checksum = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"
+        for text, why in [
+            ("validator ready 0xnothex", "is not an address"),
+            ("validator ready 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeA", "is not an address"),
+            (f"validator ready {bad_checksum}", "fails its EIP-55 checksum"),
+        ]:
+            out = await bot.say(text)
+            assert bot.last_outcome is Outcome.USAGE, text
+            assert why in out
+        await bot.say(f"validator ready {ADDRESSES[0]}")
+        out = await bot.say(f"validator ready {ADDRESSES[0].upper().replace('0X', '0x')}")
+        assert bot.last_outcome is Outcome.FAILED and "is ready" in out  # same address
+        await bot.say(f"validator ready {ADDRESSES[1]}")
+        for text, why in [
+            (f"validator add {ADDRESSES[0]} {ADDRESSES[0].lower()}", "is given twice"),
+            (f"validator add {ADDRESSES[0]} {bad_checksum}", "fails its EIP-55 checksum"),
+            (f"validator add {ADDRESSES[0]} {ADDRESSES[2]}", "is not recorded as ready"),
+            (f"validator add {ADDRESSES[0]} --all-ready", "not both"),
+        ]:
+            out = await bot.say(text)
+            assert bot.last_outcome is Outcome.FAILED, text
+            assert why in out and "Nothing was changed" in out or "not both" in out
+        assert jobs(fake) == []
+        assert [state(bot, a) for a in ADDRESSES[:3]] == ["ready", "ready", None]
+
+
+async def test_the_cap_counts_added_and_in_progress_validators(tmp_path: Path) -> None:
+    async with KubeFake() as fake, onboarding_bot(tmp_path, fake, max=2) as bot:
+        for address in ADDRESSES[:3]:
+            await bot.say(f"validator ready {address}")
+        out = await bot.say("validator add --all-ready")
+        assert bot.last_outcome is Outcome.FAILED
+        assert "holds at most 2" in out and "2 more fit, not 3" in out
+        assert jobs(fake) == [] and state(bot, ADDRESSES[0]) == "ready"
+        out = await bot.say(f"validator add {ADDRESSES[0]} {ADDRESSES[1]}")
+        assert bot.last_outcome is Outcome.OK, out
+        out = await bot.say(f"validator add {ADDRESSES[2]}")
+        assert bot.last_outcome is Outcome.FAILED
+        assert "holds at most 2; 2 are added or being added, so 0 more fit" in out
+        assert len(jobs(fake)) == 2 and state(bot, ADDRESSES[2]) == "ready"
+
+
+async def test_the_daily_quota_says_when_the_next_slot_opens(tmp_path: Path) -> None:
+    async with KubeFake() as fake, onboarding_bot(tmp_path, fake, per_day=1) as bot:
+        await bot.say(f"validator ready {ADDRESSES[0]}")
+        await bot.say(f"validator ready {ADDRESSES[1]}")
+        assert (await bot.say(f"validator add {ADDRESSES[0]}")) and bot.last_outcome is Outcome.OK
+        added_at = bot.store.validators.get("alpha", ADDRESSES[0].lower()).added_at
+        out = await bot.say(f"validator add {ADDRESSES[1]}")
+        assert bot.last_outcome is Outcome.FAILED
+        assert "at most 1 validators may be added to `alpha` in 24 hours" in out
+        from commands.text import timestamp
+
+        assert f"The next slot opens at {timestamp(added_at + 86400)}" in out
+        assert state(bot, ADDRESSES[1]) == "ready" and len(jobs(fake)) == 1
+
+
+async def test_a_failed_job_shows_its_log_and_a_retry_adds_it(tmp_path: Path) -> None:
+    async with KubeFake() as fake, onboarding_bot(tmp_path, fake) as bot:
+        fake.script_job(
+            ADDRESSES[1],
+            JobScript(exit_code=1, logs="funding the validator\nError: insufficient funds for gas"),
+        )
+        await bot.say(f"validator ready {ADDRESSES[0]}")
+        await bot.say(f"validator ready {ADDRESSES[1]}")
+        out = await bot.say("validator add --all-ready")
+        assert bot.last_outcome is Outcome.FAILED
+        assert "Added 1 of 2" in out and "1 failed" in out
+        assert "insufficient funds for gas" in out  # the Job's log tail
+        assert f"Retry with `/testnet validator add {ADDRESSES[1]}`" in out
+        assert state(bot, ADDRESSES[0]) == "added" and state(bot, ADDRESSES[1]) == "failed"
+        assert len(notices(bot)) == 1
+        out = await bot.say("validators")
+        assert "1/48 added, 1 failed" in out
+        fake.script_job(ADDRESSES[1], JobScript(exit_code=0, logs="validator added"))
+        out = await bot.say(f"validator add {ADDRESSES[1]}")
+        assert bot.last_outcome is Outcome.OK, out
+        assert state(bot, ADDRESSES[1]) == "added" and len(notices(bot)) == 2
+        assert len(jobs(fake)) == 3  # the retry is a new Job
+
+
+async def test_a_missing_secret_fails_the_job_with_the_reason(tmp_path: Path) -> None:
+    job = {
+        **ADD_JOB,
+        "secret_env": [{"name": "KEY", "secret": "absent", "key": "k"}],
+        "timeout": "60s",
+    }
+    async with KubeFake() as fake, onboarding_bot(tmp_path, fake, add_job=job) as bot:
+        await bot.say(f"validator ready {ADDRESSES[0]}")
+        started = time.monotonic()
+        await bot.say(f"validator add {ADDRESSES[0]}")
+        assert bot.last_outcome is Outcome.FAILED
+        assert time.monotonic() - started < 30  # not the Job's whole 60 s deadline
+        text = bot.console.text
+        assert "container cannot start" in text and 'secret "absent" not found' in text
+        assert state(bot, ADDRESSES[0]) == "failed"
+        assert jobs(fake) == []  # the stuck Job was deleted
+
+
+async def test_remove_takes_it_out_of_the_records(tmp_path: Path) -> None:
+    async with KubeFake() as fake, onboarding_bot(tmp_path, fake) as bot:
+        await bot.say(f"validator ready {ADDRESSES[0]}")
+        await bot.say(f"validator add {ADDRESSES[0]}")
+        out = await bot.say(f"validator remove {ADDRESSES[1]}")
+        assert bot.last_outcome is Outcome.FAILED and "is not in" in out
+        out = await bot.say(f"validator remove {ADDRESSES[0]}")
+        assert bot.last_outcome is Outcome.OK and "no longer in" in out
+        assert state(bot, ADDRESSES[0]) == "removed"
+        assert "0/48 added" in await bot.say("validators")
+        # a removed address may be recorded as ready again
+        await bot.say(f"validator ready {ADDRESSES[0]}")
+        assert state(bot, ADDRESSES[0]) == "ready"
+
+
+async def test_remove_runs_the_configured_removal_job(tmp_path: Path) -> None:
+    removal = {**ADD_JOB, "args": ["remove-l1-validator", "--validator", "{address}"]}
+    async with KubeFake() as fake, onboarding_bot(tmp_path, fake, remove_job=removal) as bot:
+        await bot.say(f"validator ready {ADDRESSES[0]}")
+        await bot.say(f"validator add {ADDRESSES[0]}")
+        fake.script_job("remove-l1-validator", JobScript(exit_code=1, logs="not a validator"))
+        out = await bot.say(f"validator remove {ADDRESSES[0]}")
+        assert bot.last_outcome is Outcome.FAILED and "not a validator" in out
+        assert state(bot, ADDRESSES[0]) == "added"
+        fake.script_job("remove-l1-validator", JobScript(exit_code=0))
+        out = await bot.say(f"validator remove {ADDRESSES[0]}")
+        assert bot.last_outcome is Outcome.OK and "removed from `alpha` by Job" in out
+        assert state(bot, ADDRESSES[0]) == "removed"
+        args = [j["spec"]["template"]["spec"]["containers"][0]["args"][0] for j in jobs(fake)]
+        assert args == ["add-l1-validator", "remove-l1-validator", "remove-l1-validator"]
+
+
+async def test_validators_are_not_added_before_the_start_epoch(tmp_path: Path) -> None:
+    binary = require_binary("prometheus")
+    async with MetricsEndpoint() as chain, KubeFake() as fake:
+        chain.set("aztec_current_epoch", 3)
+        async with start_prometheus(tmp_path, binary=binary, scrape_targets=[chain.target]) as prom:
+            await prom.wait_for_target_up()
+            settings = {
+                "start_epoch": 5,
+                "epoch_query": "max(aztec_current_epoch)",
+                "prometheus_url": prom.url,
+            }
+            async with onboarding_bot(tmp_path, fake, **settings) as bot:
+                await bot.say(f"validator ready {ADDRESSES[0]}")
+                out = await bot.say(f"validator add {ADDRESSES[0]}")
+                assert bot.last_outcome is Outcome.FAILED
+                assert "`alpha` is at epoch 3; validators are added from epoch 5" in out
+                assert jobs(fake) == [] and state(bot, ADDRESSES[0]) == "ready"
+                chain.set("aztec_current_epoch", 5)
+
+                async def epoch_five() -> bool:
+                    samples = await prom.query("max(aztec_current_epoch)")
+                    return bool(samples) and samples[0]["value"][1] == "5"
+
+                await wait_until(epoch_five, timeout=20)
+                out = await bot.say(f"validator add {ADDRESSES[0]}")
+                assert bot.last_outcome is Outcome.OK, out
+                assert state(bot, ADDRESSES[0]) == "added"
