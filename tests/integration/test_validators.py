@@ -111,7 +111,7 @@ async def test_bad_duplicate_and_badly_checksummed_addresses_change_nothing(
         ]:
             out = await bot.say(text)
             assert bot.last_outcome is Outcome.FAILED, text
-            assert why in out and "Nothing was changed" in out or "not both" in out
+            assert why in out, out
         assert jobs(fake) == []
         assert [state(bot, a) for a in ADDRESSES[:3]] == ["ready", "ready", None]
 
