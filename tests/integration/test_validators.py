@@ -10,15 +10,24 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+import yaml
+
 from bot.core import Outcome
+from state.store import Store
 from tests.binaries import require_binary
 from tests.fakes.kube_api import KubeFake
 from tests.fakes.kube_jobs import JobScript
 from tests.fakes.promstack import MetricsEndpoint, start_prometheus
+from tests.fakes.slack_api import ALICE, DEPLOYS, SlackFake
+from tests.fakes.slack_signing import signed_block_actions, signed_slash_command
 from tests.harness import ShellBot, make_config, wait_until
+from tests.integration.botprocess import start_bot
+from tests.integration.slack_harness import confirmation_id
 from tests.integration.validators_harness import ADDRESSES, NAMESPACE, NOTICES, network, queued
 
 ADD_IMAGE = "aztecprotocol/aztec:0.62.0"
+RESUME_SECRET = "validators-resume-signing-secret"
 ADD_JOB = {
     "image": ADD_IMAGE,
     "args": ["add-l1-validator", "--validator", "{address}"],
@@ -248,3 +257,100 @@ async def test_validators_are_not_added_before_the_start_epoch(tmp_path: Path) -
                 out = await bot.say(f"validator add {ADDRESSES[0]}")
                 assert bot.last_outcome is Outcome.OK, out
                 assert state(bot, ADDRESSES[0]) == "added"
+
+
+async def test_a_bot_killed_while_a_job_runs_reattaches_and_reports_once(tmp_path: Path) -> None:
+    async with (
+        KubeFake() as fake,
+        SlackFake() as slack,
+        aiohttp.ClientSession() as http,
+    ):
+        fake.add_secret("l1-funder", {"private-key": "0xfunded"}, namespace=NAMESPACE)
+        fake.script_job(ADDRESSES[0], JobScript(exit_code=0, logs="added", duration=6.0))
+        kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
+        config = {
+            "networks": network(add_job=ADD_JOB, discord_channel=NOTICES),
+            "kubernetes": {"kubeconfig": str(kubeconfig)},
+            "chat": {
+                "slack": {
+                    "bot_token": slack.bot_token,
+                    "signing_secret": RESUME_SECRET,
+                    "api_url": slack.api_url,
+                }
+            },
+            "roles": {"admin": {"slack_users": [ALICE]}},
+            "state": {"path": str(tmp_path / "bot.db")},
+            "logging": {"format": "json"},
+        }
+        path = tmp_path / "bot.yaml"
+        path.write_text(yaml.safe_dump(config))
+
+        async def command(url: str, text: str) -> None:
+            request = signed_slash_command(slack.slash_command(text, user_id=ALICE), RESUME_SECRET)
+            async with http.post(
+                f"{url}/slack/events", data=request.body, headers=request.headers
+            ) as r:
+                assert r.status == 200
+
+        bot = await start_bot(tmp_path, path)
+        try:
+            await command(bot.url, f"validator ready {ADDRESSES[0]}")
+            await slack.wait_until(
+                lambda: any("is ready to be added" in m.text for m in slack.messages(DEPLOYS)),
+                within=20,
+            )
+            await command(bot.url, f"validator add {ADDRESSES[0]}")
+            await slack.wait_until(
+                lambda: any("Approve" in str(m.blocks) for m in slack.messages(DEPLOYS)), within=20
+            )
+            (ask,) = [m for m in slack.messages(DEPLOYS) if "Approve" in str(m.revisions[0].blocks)]
+            click = slack.block_action(
+                "testnet_confirm_approve",
+                value=confirmation_id(ask),
+                user_id=ALICE,
+                message_ts=ask.ts,
+            )
+            request = signed_block_actions(click, RESUME_SECRET)
+            async with http.post(
+                f"{bot.url}/slack/events", data=request.body, headers=request.headers
+            ) as r:
+                assert r.status == 200
+            await fake.wait_until(
+                lambda: any(
+                    p["status"].get("phase") == "Running"
+                    for j in jobs(fake)
+                    for p in fake.job_pods(j["metadata"]["name"], NAMESPACE)
+                ),
+                timeout=20,
+            )
+        finally:
+            await bot.kill()
+        assert not any("Added 1 of 1" in m.text for m in slack.messages(DEPLOYS))
+        (job,) = jobs(fake)
+        assert "Complete" not in str(job.get("status"))
+
+        bot = await start_bot(tmp_path, path)
+        try:
+            await slack.wait_until(
+                lambda: any("Added 1 of 1" in m.text for m in slack.messages(DEPLOYS)), within=40
+            )
+        finally:
+            assert await bot.stop() == 0
+        assert len([m for m in slack.messages(DEPLOYS) if "Added 1 of 1" in m.text]) == 1
+        assert len(jobs(fake)) == 1  # re-attached to the same Job, none started again
+        (progress,) = [m for m in slack.messages(DEPLOYS) if m.text.startswith("🧾 Adding")]
+        assert "✅" in progress.text and "added" in progress.text  # edited in place
+        thread = [m.text for m in slack.messages(DEPLOYS, thread_ts=progress.ts)]
+        assert any("re-attached" in t for t in thread)
+        assert len([t for t in thread if "added to `alpha` by Job" in t]) == 1
+        store = Store.open(tmp_path / "bot.db")
+        try:
+            record = store.validators.get("alpha", ADDRESSES[0].lower())
+            assert record is not None and record.state == "added"
+            rows = store.conn.execute(
+                "SELECT COUNT(*) FROM outbox WHERE destination = ?", (f"discord:{NOTICES}",)
+            ).fetchone()
+            assert rows[0] == 1  # one public notice
+        finally:
+            store.close()
+        assert "Traceback" not in "".join(bot.log)
