@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from bot.config import NetworkConfig, ValidatorJob
 from bot.context import Services
+from bot.errors import CommandError
 from commands.runs import kube_for
 from integrations.eth_address import Address
 from integrations.kube_models import Job, JobSpec, KubeError, SecretEnv
@@ -81,6 +82,8 @@ async def run_job(
         done, stuck = await _follow(kube, namespace, name, job.timeout + WATCH_GRACE)
     except KubeError as exc:
         return JobOutcome(False, f"Kubernetes refused: {exc.message}")
+    except CommandError as exc:  # no Kubernetes access configured
+        return JobOutcome(False, exc.message)
     if stuck is not None:
         await kube.delete_job(namespace, name)
         return JobOutcome(False, f"the Job's container cannot start: {stuck}")

@@ -184,7 +184,11 @@ async def validator_add(
         )
     except NotReservable as exc:
         raise CommandError(_refusal(ctx, name, cfg, exc, len(targets))) from None
-    args: dict[str, Any] = {"addresses": [a.key for a in targets]}
+    actor = ctx.invocation.actor
+    args: dict[str, Any] = {
+        "addresses": [a.key for a in targets],
+        "actor": {"platform": actor.platform, "id": actor.id},
+    }
     if ctx.approvers:
         args["approved_by"] = list(ctx.approvers)
     run = ctx.store.create_run(kind=KIND, network=name, args=args, owner=ctx.actor_name)
@@ -262,10 +266,11 @@ async def execute_add(
         else:  # finished before a restart, not yet reported
             jname = record.job
             outcome_ok, reason, tail = record.state == "added", record.error, ""
+        who = run.args.get("actor") or {}
         services.store.audit(
             trace_id=run.id,
-            platform="job",
-            actor=run.owner,
+            platform=str(who.get("platform") or "job"),
+            actor=str(who.get("id") or run.owner),
             command="validator add",
             args=f"{Address(key)} --network {name}",
             outcome="ok" if outcome_ok else "failed",

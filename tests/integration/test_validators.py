@@ -16,6 +16,7 @@ import yaml
 from bot.core import Outcome
 from state.store import Store
 from tests.binaries import require_binary
+from tests.fakes.aztec_node import AztecNodeFake, sibling_path
 from tests.fakes.kube_api import KubeFake
 from tests.fakes.kube_jobs import JobScript
 from tests.fakes.promstack import MetricsEndpoint, start_prometheus
@@ -23,8 +24,17 @@ from tests.fakes.slack_api import ALICE, DEPLOYS, SlackFake
 from tests.fakes.slack_signing import signed_block_actions, signed_slash_command
 from tests.harness import ShellBot, make_config, wait_until
 from tests.integration.botprocess import start_bot
-from tests.integration.slack_harness import confirmation_id
-from tests.integration.validators_harness import ADDRESSES, NAMESPACE, NOTICES, network, queued
+from tests.integration.slack_harness import confirmation_id, slack_bot
+from tests.integration.validators_harness import (
+    ADDRESSES,
+    NAMESPACE,
+    NOTICES,
+    audit,
+    network,
+    queued,
+    role_grants,
+    say_as,
+)
 
 ADD_IMAGE = "aztecprotocol/aztec:0.62.0"
 RESUME_SECRET = "validators-resume-signing-secret"
@@ -354,3 +364,80 @@ async def test_a_bot_killed_while_a_job_runs_reattaches_and_reports_once(tmp_pat
         finally:
             store.close()
         assert "Traceback" not in "".join(bot.log)
+
+
+async def test_acceptance_three_operators_pass_a_fourth_fails_and_engineering_adds_them(
+    tmp_path: Path,
+) -> None:
+    async with KubeFake() as fake, AztecNodeFake() as node:
+        fake.add_secret("l1-funder", {"private-key": "0xfunded"}, namespace=NAMESPACE)
+        kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
+        settings = {
+            "add_job": ADD_JOB,
+            "discord_channel": NOTICES,
+            "reference_rpc": node.url,
+        }
+        async with slack_bot(
+            tmp_path,
+            networks=network(**settings),
+            kubernetes={"kubeconfig": str(kubeconfig)},
+            roles={"admin": {}, "engineering": {"slack_users": [ALICE]}},
+            permissions={"validator_add": ["engineering"]},
+        ) as sb:
+            shell = _InProcess(sb)
+            block = node.proven
+            for i, user in enumerate(("1001", "1002", "1003")):
+                outcome, replies = await say_as(
+                    shell,
+                    f"operator start {ADDRESSES[i]} {block} {node.expected_proof(block)}",
+                    user=user,
+                    name=f"operator-{i + 1}",
+                )
+                assert outcome is Outcome.OK and "passed the self-check" in replies[-1]
+            forged = sibling_path("a-fork", block, block)
+            outcome, replies = await say_as(
+                shell, f"operator start {ADDRESSES[3]} {block} {forged}", user="1004", name="dave"
+            )
+            assert outcome is Outcome.FAILED
+            assert "differs from the reference node's" in replies[-1]
+            assert len(role_grants(shell)) == 3
+
+            # an operator cannot add themselves: validator_add is engineering's
+            outcome, replies = await say_as(
+                shell, "validator add --all-ready", user="1001", name="operator-1"
+            )
+            assert outcome is Outcome.DENIED and "validator_add" in replies[-1]
+
+            status, _, _ = await sb.command("validator add --all-ready", user=ALICE)
+            assert status == 200
+            ask = await sb.confirmation_message()
+            assert all(a in ask.text for a in ADDRESSES[:3]) and ADDRESSES[3] not in ask.text
+            status, _ = await sb.click(ask, user=ALICE)
+            assert status == 200
+            await sb.slack.wait_until(
+                lambda: any("Added 3 of 3" in t for t in sb.texts()), within=30
+            )
+            assert len(notices(shell)) == 3
+            assert all(ADDRESSES[i] in notices(shell)[i] for i in range(3))
+            await sb.command("validators", user=ALICE)
+            await sb.slack.wait_until(lambda: any("3/48 added" in t for t in sb.texts()), within=10)
+            steps = [(actor, cmd, outcome) for actor, cmd, outcome, _ in audit(shell)]
+            assert steps[:4] == [
+                ("1001", "operator start", "ok"),
+                ("1002", "operator start", "ok"),
+                ("1003", "operator start", "ok"),
+                ("1004", "operator start", "failed"),
+            ]
+            assert ("1001", "validator add", "denied") in steps
+            per_address = [s for s in audit(shell) if s[3].startswith("Job validator-add-")]
+            assert [(s[0], s[1], s[2]) for s in per_address] == [(ALICE, "validator add", "ok")] * 3
+            assert (ALICE, "validator add", "ok") in steps
+            assert (ALICE, "validators", "ok") in steps
+
+
+class _InProcess:
+    """The running Slack bot, seen as the harness helpers expect (``bot``, ``store``)."""
+
+    def __init__(self, sb: Any) -> None:
+        self.bot = sb.bot
+        self.store = sb.bot.services.store
