@@ -67,7 +67,7 @@ def _decoded(answer: str) -> bytes | None:
         return None
 
 
-@command("operator start")
+@command("operator start", top_level=True)
 async def operator_start(
     ctx: Context,
     *,

@@ -15,7 +15,7 @@ from integrations.eth_address import Address
 from state.validators import AlreadyRecorded, ValidatorRecord
 
 
-@command("validator ready", permission="validator_add")
+@command("validator ready", permission="validator_add", top_level=True)
 async def validator_ready(
     ctx: Context,
     *,

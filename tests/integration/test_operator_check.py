@@ -27,8 +27,11 @@ def _bot(tmp_path: Path, node: AztecNodeFake, **validators: object) -> ShellBot:
     return ShellBot(make_config(tmp_path, networks=network(**settings)))
 
 
-async def _start(bot: ShellBot, address: str, block: int, proof: str, user: str = "4242"):
-    return await say_as(bot, f"operator start {address} {block} {proof}", user=user, name="carol")
+async def _start(
+    bot: ShellBot, address: str, block: int, proof: str, user: str = "4242"
+) -> tuple[Outcome, list[str]]:
+    """``/operator start`` as Discord user ``user``."""
+    return await say_as(bot, f"/operator start {address} {block} {proof}", user=user, name="carol")
 
 
 async def test_a_matching_proof_records_the_operator_ready_and_grants_the_role(

@@ -20,11 +20,11 @@ from tests.fakes.aztec_node import AztecNodeFake, sibling_path
 from tests.fakes.kube_api import KubeFake
 from tests.fakes.kube_jobs import JobScript
 from tests.fakes.promstack import MetricsEndpoint, start_prometheus
-from tests.fakes.slack_api import ALICE, DEPLOYS, SlackFake
+from tests.fakes.slack_api import ALICE, BOB, DEPLOYS, SlackFake
 from tests.fakes.slack_signing import signed_block_actions, signed_slash_command
 from tests.harness import ShellBot, make_config, wait_until
 from tests.integration.botprocess import start_bot
-from tests.integration.slack_harness import confirmation_id, slack_bot
+from tests.integration.slack_harness import SECRET, confirmation_id, slack_bot
 from tests.integration.validators_harness import (
     ADDRESSES,
     NAMESPACE,
@@ -421,7 +421,31 @@ async def test_acceptance_three_operators_pass_a_fourth_fails_and_engineering_ad
             assert all(ADDRESSES[i] in notices(shell)[i] for i in range(3))
             await sb.command("validators", user=ALICE)
             await sb.slack.wait_until(lambda: any("3/48 added" in t for t in sb.texts()), within=10)
+            # DevRel records a fourth operator by hand with Slack's /validator command
+            for user in (BOB, ALICE):
+                fields = sb.slack.slash_command(
+                    f"ready {ADDRESSES[3]} dave", command="/validator", user_id=user
+                )
+                request = signed_slash_command(fields, SECRET)
+                async with sb.http.post(
+                    sb.events_url, data=request.body, headers=request.headers
+                ) as r:
+                    assert r.status == 200
+                await wait_until(
+                    lambda u=user: any(
+                        e.actor == u and e.command == "validator ready"
+                        for e in shell.store.recent_audit(50)
+                    ),
+                    timeout=10,
+                )
+            assert state(shell, ADDRESSES[3]) == "ready"
+            await sb.command("validators", user=ALICE)
+            await sb.slack.wait_until(
+                lambda: any("3/48 added, 1 ready" in t for t in sb.texts()), within=10
+            )
             steps = [(actor, cmd, outcome) for actor, cmd, outcome, _ in audit(shell)]
+            assert (BOB, "validator ready", "denied") in steps
+            assert (ALICE, "validator ready", "ok") in steps
             assert steps[:4] == [
                 ("1001", "operator start", "ok"),
                 ("1002", "operator start", "ok"),

@@ -45,13 +45,13 @@ async def say_as(
     platform: str = "discord",
     channel: str = OPERATORS_CHANNEL,
 ) -> tuple[Outcome, list[str]]:
-    """Run ``/testnet text`` as a chat user (an invocation as the platform's adapter
+    """Run ``/testnet text`` (or ``text`` itself when it is a slash command) as a chat user (an invocation as the platform's adapter
     builds it, answered through the outbox); return its outcome and replies."""
     services = bot.bot.services
     before = _last_id(bot)
     invocation = Invocation(
         actor=Actor(platform, user, name),
-        text=f"/testnet {text}",
+        text=text if text.startswith("/") else f"/testnet {text}",
         responder=OutboxResponder(services.outbox, channel),
         trace_id=uuid.uuid4().hex[:12],
         channel=channel,
