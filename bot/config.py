@@ -209,6 +209,11 @@ class InfoConfig(Model):
         default=None,
         description="Slack channel (name from chat.slack.channels, or id) that --post uses.",
     )
+    discord_channel: str | None = Field(
+        default=None,
+        description="Discord channel (name from chat.discord.channels, or id) that --post"
+        " uses; default: chat.discord.channels.connection_info.",
+    )
 
 
 class ValidatorsConfig(Model):
@@ -330,14 +335,33 @@ class SlackChat(Model):
 
 
 class DiscordChat(Model):
-    """Discord bot connection."""
+    """Discord bot connection: the gateway for ``/testnet`` and buttons, REST for posts."""
 
     token: SecretStr = Field(description="Bot token, e.g. ${DISCORD_TOKEN}.")
-    application_id: int | None = Field(default=None, description="Application id.")
-    guild_id: int | None = Field(default=None, description="Guild to sync commands to.")
+    application_id: int | None = Field(
+        default=None, description="Application id; checked against the token's at start-up."
+    )
+    guilds: list[int] = Field(
+        default_factory=list,
+        description="Guild (server) ids /testnet is synced to; none: commands are not synced.",
+    )
     channels: dict[str, int] = Field(
         default_factory=dict, description="Named channel ids, e.g. {connection_info: 123}."
     )
+    api_url: AnyHttpUrl | None = Field(
+        default=None, description="REST base URL (tests); its /gateway/bot names the gateway."
+    )
+    confirm_timeout: Seconds = Field(
+        default=600.0, description="Approve buttons expire after (at most 14 min)."
+    )
+    seconds_ = _durations("confirm_timeout")
+
+    @field_validator("confirm_timeout")
+    @classmethod
+    def _within_token_life(cls, v: float) -> float:
+        if not 0 < v <= 840:
+            raise ValueError("must be more than 0 s and at most 14 min (Discord's 15 min window)")
+        return v
 
 
 class ChatConfig(Model):
@@ -399,7 +423,7 @@ class MatrixRow(Model):
     matchers: list[str] = Field(
         default_factory=list,
         description=(
-            "Alertmanager-syntax matchers, all must hold, e.g. alertname=~\"Block.*\";"
+            'Alertmanager-syntax matchers, all must hold, e.g. alertname=~"Block.*";'
             " read as Alertmanager reads them (comma-separated, RE2 regexes)."
         ),
     )

@@ -257,7 +257,33 @@ def _v7_seen_requests(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3, _v4, _v5, _v6, _v7_seen_requests)
+def _v8_command_syncs(conn: sqlite3.Connection) -> None:
+    """The digest of the command schema last synced to each chat scope (a Discord
+    guild), so an unchanged schema is not synced again."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE command_syncs (
+            platform TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            synced_at REAL NOT NULL,
+            PRIMARY KEY (platform, scope)
+        ) WITHOUT ROWID
+        """,
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _v1,
+    _v2,
+    _v3,
+    _v4,
+    _v5,
+    _v6,
+    _v7_seen_requests,
+    _v8_command_syncs,
+)
 """Forward migrations; entry ``i`` takes the schema from version ``i`` to ``i + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
