@@ -42,13 +42,16 @@ class DiscordBot:
         return [m.content for m in self.fake.messages(channel)]
 
     def with_buttons(self, channel: int = GENERAL) -> list[FakeMessage]:
-        """Messages whose first revision carried buttons."""
-        return [m for m in self.fake.messages(channel) if m.revisions and m.revisions[0].components]
+        """Messages that carried buttons at some point."""
+        return [m for m in self.fake.messages(channel) if custom_ids(m)]
 
 
 def custom_ids(message: FakeMessage) -> list[str]:
-    """The custom ids of the buttons a message was first posted with."""
-    return [c["custom_id"] for row in message.revisions[0].components for c in row["components"]]
+    """The custom ids of the first buttons a message carried."""
+    for revision in message.revisions:
+        if revision.components:
+            return [c["custom_id"] for row in revision.components for c in row["components"]]
+    return []
 
 
 @asynccontextmanager

@@ -95,3 +95,114 @@ async def test_a_command_is_deferred_at_once_and_answered_by_editing_the_respons
         callback = db.fake.requests("POST /interactions/{interaction_id}/{interaction_token}/callback")[0]
         assert callback.received_at - record.created_at < 3.0
         assert "deploy" in original.content and len(original.content) <= 2000
+
+
+def _registry(gate: asyncio.Event | None = None) -> Registry:
+    registry = Registry()
+
+    @registry.command("act", permission="deploy", dangerous=True)
+    async def act(ctx: Context, *, network: str | None = None) -> None:
+        """Do something dangerous to a network."""
+        await ctx.reply(f"acted on {network or 'alpha'} for {ctx.actor_name}")
+
+    @registry.command("slow")
+    async def slow(ctx: Context) -> None:
+        """Wait for the test, then answer."""
+        assert gate is not None
+        await gate.wait()
+        await ctx.reply("slow finished")
+
+    @registry.command("report")
+    async def report(ctx: Context, *, rows: int = 30) -> None:
+        """A long text, a table and details in a thread."""
+        from bot.core import Table
+
+        ref = await ctx.reply("Report *ready*: <https://example.org/r|the run>\n" + "line\n" * 700)
+        table = Table(("check", "result", "note"), tuple((f"c{i}", "ok", "x" * 40) for i in range(rows)))
+        await ctx.reply("Results", table=table)
+        await ctx.reply_in_thread(ref, "details of the report")
+        await ctx.update(ref, "Report *done*")
+
+    return registry
+
+
+def _actions(db: Any, actor_id: int) -> list[tuple[str, str]]:
+    return [(a.command, a.outcome) for a in reversed(db.bot.services.store.recent_audit(50)) if a.actor == str(actor_id)]
+
+
+async def test_a_permitted_role_runs_and_a_forbidden_one_is_told_privately(tmp_path: Path) -> None:
+    async with discord_bot(tmp_path, registry=_registry(), **SETUP) as db:
+        denied = await db.command("act", {"network": "alpha"}, user=BOB, roles=[])
+        await db.fake.wait_until(lambda: bool(denied.followups) and denied.original is not None and denied.original.deleted)
+        [note] = denied.followups
+        assert note.flags & 64 and "`deploy` permission" in note.content
+        assert denied.original is not None and denied.original.deleted  # no "thinking" left
+        assert _actions(db, BOB.id) == [("act", "denied")]
+        assert db.with_buttons() == []
+
+        allowed = await db.command("act", {"network": "alpha"}, user=ALICE, roles=[DEVREL])
+        confirmation = await db.answered(allowed)
+        assert custom_ids(confirmation)[0].startswith("testnet:confirm:approve:")
+        assert "Expires in" in confirmation.content
+
+
+async def test_approve_runs_once_and_a_double_click_or_redelivery_changes_nothing(tmp_path: Path) -> None:
+    async with discord_bot(tmp_path, registry=_registry(), **SETUP) as db:
+        record = await db.command("act", {"network": "alpha"}, user=ALICE, roles=[DEVREL])
+        message = await db.answered(record)
+        approve = custom_ids(message)[0]
+        click = db.fake.button_click(approve, message_id=message.id, user=ALICE, roles=[DEVREL])
+        first = await db.fake.dispatch_interaction(click)
+        again = await db.fake.dispatch_interaction(click)  # redelivered
+        second = await db.fake.dispatch_interaction(
+            db.fake.button_click(approve, message_id=message.id, user=ALICE, roles=[DEVREL])
+        )  # a double click: a new interaction
+        await db.fake.wait_until(lambda: any("acted on alpha" in m.content for m in record.followups))
+        assert first is again and first.callback_types == [6] and second.callback_types == [6]
+        await db.fake.wait_until(lambda: bool(second.followups))
+        assert "Already approved" in second.followups[0].content
+        assert [m.content for m in record.followups].count("acted on alpha for Alice") == 1
+        assert "✅ Approved by" in message.content and message.components == []
+        assert _actions(db, ALICE.id) == [("act", "ok")]
+
+
+async def test_cancel_and_a_forbidden_approver(tmp_path: Path) -> None:
+    async with discord_bot(tmp_path, registry=_registry(), **SETUP) as db:
+        record = await db.command("act", user=ALICE, roles=[DEVREL])
+        message = await db.answered(record)
+        approve, cancel = custom_ids(message)
+        stranger = await db.fake.dispatch_interaction(db.fake.button_click(approve, message_id=message.id, user=BOB, roles=[]))
+        await db.fake.wait_until(lambda: bool(stranger.followups))
+        assert "`deploy` permission" in stranger.followups[0].content
+        assert "Approved" not in message.content
+        await db.fake.dispatch_interaction(db.fake.button_click(cancel, message_id=message.id, user=ALICE, roles=[DEVREL]))
+        await db.fake.wait_until(lambda: "Cancelled by" in message.content)
+        await wait_until(lambda: _actions(db, ALICE.id) == [("act", "cancelled")])
+        assert not any("acted on" in m.content for m in record.followups)
+
+
+async def test_two_approvals_need_someone_other_than_the_requester(tmp_path: Path) -> None:
+    async with discord_bot(tmp_path, registry=_registry(), **SETUP) as db:
+        record = await db.command("act", {"network": "beta"}, user=ALICE, roles=[DEVREL])
+        message = await db.answered(record)
+        approve = custom_ids(message)[0]
+        own = await db.fake.dispatch_interaction(db.fake.button_click(approve, message_id=message.id, user=ALICE, roles=[DEVREL]))
+        await db.fake.wait_until(lambda: bool(own.followups))
+        assert "someone other than you" in own.followups[0].content
+        assert _actions(db, ALICE.id) == []  # still waiting
+        await db.fake.dispatch_interaction(db.fake.button_click(approve, message_id=message.id, user=CAROL, roles=[]))
+        await db.fake.wait_until(lambda: any("acted on beta" in m.content for m in record.followups))
+        assert f"<@{CAROL.id}>" in message.content
+
+
+async def test_an_unanswered_confirmation_expires(tmp_path: Path) -> None:
+    async with discord_bot(tmp_path, registry=_registry(), discord={"confirm_timeout": 0.5}, **SETUP) as db:
+        record = await db.command("act", user=ALICE, roles=[DEVREL])
+        message = await db.answered(record)
+        await db.fake.wait_until(lambda: "Expired" in message.content)
+        assert message.components == []
+        # A click that raced the expiry (on a copy of the message still showing buttons).
+        late = await db.fake.dispatch_interaction(db.fake.button_click(custom_ids(message)[0], user=CAROL, roles=[]))
+        await db.fake.wait_until(lambda: bool(late.followups))
+        assert "expired" in late.followups[0].content
+        await wait_until(lambda: _actions(db, ALICE.id) == [("act", "cancelled")])
