@@ -461,6 +461,7 @@ class DiscordAdapter:
             enable_debug_events=False,
         )
         self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(self.client)
+        self.tree.on_error = self._tree_error  # type: ignore[method-assign]
         self.root = build_root(self.entries, self._on_command)
         guilds = [discord.Object(g) for g in config.guilds]
         if guilds:
@@ -637,6 +638,23 @@ class DiscordAdapter:
             f"discord-command:{interaction.id}",
             self._run_command(interaction, leaf, values, received),
         )
+
+    async def _tree_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """A command Discord still shows but this bot no longer has (a schema not yet
+        synced), or options that do not match: say so instead of failing silently."""
+        log.warning(
+            "discord: could not run an interaction: %s",
+            error,
+            extra={"event": "discord_tree_error"},
+        )
+        if interaction.response.is_done():
+            return
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.response.send_message(
+                "I do not know that command (any more). Try `/testnet help`.", ephemeral=True
+            )
 
     async def _run_command(
         self, interaction: discord.Interaction, leaf: Leaf, values: dict[str, Any], received: float

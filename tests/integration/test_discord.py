@@ -5,6 +5,7 @@ client against the Discord fake."""
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,11 @@ def _registry(gate: asyncio.Event | None = None) -> Registry:
     async def act(ctx: Context, *, network: str | None = None) -> None:
         """Do something dangerous to a network."""
         await ctx.reply(f"acted on {network or 'alpha'} for {ctx.actor_name}")
+
+    @registry.command("ping")
+    async def ping(ctx: Context) -> None:
+        """Answer pong."""
+        await ctx.reply("pong")
 
     @registry.command("slow")
     async def slow(ctx: Context) -> None:
@@ -206,3 +212,100 @@ async def test_an_unanswered_confirmation_expires(tmp_path: Path) -> None:
         await db.fake.wait_until(lambda: bool(late.followups))
         assert "expired" in late.followups[0].content
         await wait_until(lambda: _actions(db, ALICE.id) == [("act", "cancelled")])
+
+
+async def test_a_gateway_drop_mid_command_finishes_and_reports_once(tmp_path: Path) -> None:
+    gate = asyncio.Event()
+    async with discord_bot(tmp_path, registry=_registry(gate), **SETUP) as db:
+        payload = db.fake.slash_command("testnet slow", {}, user=ALICE)
+        record = await db.fake.dispatch_interaction(payload)
+        await db.fake.wait_until(lambda: record.acknowledged)
+        await db.fake.gateway.drop_connection(code=4000)
+        again = await db.fake.dispatch_interaction(payload)  # redelivered after the drop
+        await db.fake.gateway.wait_until(
+            lambda: len(db.fake.gateway.connections) == 2 and db.fake.gateway.connections[-1].how == "resume", 10
+        )
+        later = await db.command("ping", user=ALICE)  # the resumed session still works
+        await db.answered(later)
+        gate.set()
+        original = await db.answered(record)
+        assert again is record and record.callback_types == [5]
+        assert original.content == "slow finished" and record.followups == []
+        assert _actions(db, ALICE.id) == [("ping", "ok"), ("slow", "ok")]
+
+
+async def test_long_text_tables_threads_and_markup(tmp_path: Path) -> None:
+    async with discord_bot(tmp_path, registry=_registry(), **SETUP) as db:
+        record = await db.command("report", {"rows": 120}, user=ALICE)
+        original = await db.answered(record)
+        await db.fake.wait_until(lambda: original.content == "Report **done**" and original.thread_id is not None)
+        texts = [r.content for r in original.revisions]
+        assert texts[1].startswith("Report **ready**: [the run](<https://example.org/r>)")
+        followups = record.followups
+        await db.fake.wait_until(lambda: len(record.followups) >= 3)
+        assert all(len(m.content) <= 2000 for m in db.fake.messages(GENERAL))
+        assert sum(r.content.count("line") for r in [original.revisions[1], *followups]) == 700
+        embeds = [e for m in followups for e in m.embeds]
+        rows = sum(len(re.findall(r"\nc\d+ ", e["description"])) for e in embeds)
+        assert rows == 120 and all(len(e["description"]) <= 4096 for e in embeds)
+        [detail] = db.fake.messages(original.thread_id)
+        assert detail.content == "details of the report"
+        small = await db.command("report", {"rows": 3}, user=ALICE)
+        await db.answered(small)
+        await db.fake.wait_until(lambda: any(m.embeds for m in small.followups))
+        [embed] = [e for m in small.followups for e in m.embeds]
+        assert "fields" not in embed  # three columns: a monospace block
+        del followups
+
+
+async def test_a_429_on_posts_is_waited_out_and_nothing_is_sent_early(tmp_path: Path) -> None:
+    route = "POST /channels/{channel_id}/messages"
+    async with discord_bot(tmp_path, **SETUP) as db:
+        outbox = db.bot.services.outbox
+        db.fake.inject_429(route, retry_after=0.6)
+        outbox.post(f"discord:{GENERAL}", {"text": "after a short limit"})
+        assert await outbox.wait_delivered(timeout=10)
+        first, second = db.fake.requests(route)
+        assert (first.status, second.status) == (429, 200)
+        assert second.received_at - first.received_at >= 0.6
+        db.fake.inject_429(route, retry_after=0.5, global_=True)
+        outbox.post(f"discord:{GENERAL}", {"text": "after a global limit"})
+        assert await outbox.wait_delivered(timeout=10)
+        assert not any(r.early for r in db.fake.requests())
+        assert db.texts() == ["after a short limit", "after a global limit"]
+        # Longer than discord.py waits by itself: back to the outbox, retried after it.
+        db.fake.inject_429(route, retry_after=45)
+        outbox.post(f"discord:{GENERAL}", {"text": "much later"})
+        store = db.bot.services.store
+
+        def retried() -> bool:
+            heads = store.outbox_heads(now=1e12)
+            return bool(heads) and heads[0].attempts == 1
+        await wait_until(retried)
+        [head] = store.outbox_heads(now=1e12)
+        assert head.next_attempt_at - db.bot.services.clock() >= 40
+        assert db.texts() == ["after a short limit", "after a global limit"]  # nothing lost, nothing early
+        assert "much later" not in db.texts()
+
+
+async def test_a_channel_without_permission_is_parked_explained_and_shown_in_status(tmp_path: Path, caplog: Any) -> None:
+    from tests.fakes.discord_api import HIDDEN, READ_ONLY
+
+    async with discord_bot(tmp_path, **SETUP) as db:
+        outbox = db.bot.services.outbox
+        outbox.post(f"discord:{READ_ONLY}", {"text": "cannot post here"})
+        outbox.post(f"discord:{HIDDEN}", {"text": "cannot see here"})
+        outbox.post(f"discord:{GENERAL}", {"text": "fine here"})
+        await wait_until(lambda: len(db.bot.services.store.dead_items(5)) == 2)
+        assert await outbox.wait_delivered(timeout=10)
+        assert len(db.fake.requests("POST /channels/{channel_id}/messages")) == 3  # each tried once
+        errors = {item.destination: item.last_error for item in db.bot.services.store.dead_items(5)}
+        assert "50013" in errors[f"discord:{READ_ONLY}"] and "50001" in errors[f"discord:{HIDDEN}"]
+        assert "permission" in errors[f"discord:{READ_ONLY}"]
+        assert any("Discord refused" in r.getMessage() for r in caplog.records)
+        record = await db.command("status", user=ALICE)
+        await db.answered(record)
+        await db.fake.wait_until(lambda: any("Outbox:" in m.content for m in record.followups))
+        [health] = [m for m in record.followups if "Outbox:" in m.content]
+        assert "2 dead" in health.content and f"discord:{READ_ONLY}" in health.content
+        assert db.texts()[0] == "fine here"
