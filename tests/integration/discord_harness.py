@@ -14,7 +14,13 @@ from tests.fakes.discord_api import GENERAL, GUILD_ID, HIDDEN, READ_ONLY, Discor
 from tests.fakes.discord_payloads import FakeMessage
 from tests.harness import make_config
 
-CHANNELS = {"general": GENERAL, "connection_info": GENERAL, "announcements": READ_ONLY, "staff": HIDDEN}
+CHANNELS = {
+    "general": GENERAL,
+    "connection_info": GENERAL,
+    "status": GENERAL,
+    "announcements": READ_ONLY,
+    "staff": HIDDEN,
+}
 
 
 @dataclass
@@ -61,6 +67,7 @@ async def discord_bot(
     registry: Registry = DEFAULT_REGISTRY,
     fake: DiscordFake | None = None,
     discord: dict[str, Any] | None = None,
+    serve_http: bool = False,
     **config: Any,
 ) -> AsyncIterator[DiscordBot]:
     """Start the Discord fake (unless given) and the bot configured to use it."""
@@ -73,7 +80,7 @@ async def discord_bot(
             **(discord or {}),
         }
         cfg = make_config(tmp_path, chat={"discord": settings, **config.pop("chat", {})}, **config)
-        async with Bot(cfg, registry=registry, serve_http=False) as bot:
+        async with Bot(cfg, registry=registry, serve_http=serve_http) as bot:
             yield DiscordBot(bot, running)
 
 
