@@ -309,3 +309,18 @@ async def test_a_channel_without_permission_is_parked_explained_and_shown_in_sta
         [health] = [m for m in record.followups if "Outbox:" in m.content]
         assert "2 dead" in health.content and f"discord:{READ_ONLY}" in health.content
         assert db.texts()[0] == "fine here"
+
+
+async def test_buttons_still_answer_after_a_restart(tmp_path: Path) -> None:
+    async with DiscordFake() as fake:
+        async with discord_bot(tmp_path, fake=fake, registry=_registry(), **SETUP) as db:
+            record = await db.command("act", user=ALICE, roles=[DEVREL])
+            message = await db.answered(record)
+            approve = custom_ids(message)[0]
+        async with discord_bot(tmp_path, fake=fake, registry=_registry(), **SETUP) as db:
+            await fake.wait_until(lambda: "interrupted by a bot restart" in message.content)
+            assert message.components == []
+            click = await fake.dispatch_interaction(fake.button_click(approve, user=CAROL, roles=[]))
+            await fake.wait_until(lambda: bool(click.followups))
+            assert click.callback_types == [6] and "expired" in click.followups[0].content
+            assert not any("acted on" in m.content for m in record.followups)
