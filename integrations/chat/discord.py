@@ -80,6 +80,16 @@ MAX_RATELIMIT_WAIT = 30.0
 """Longest 429 discord.py waits out itself; a longer one goes back to the outbox."""
 READY_TIMEOUT = 15.0
 STARTUP_CHECK_TIMEOUT = 10.0
+REQUIRED_PERMISSIONS = discord.Permissions(
+    view_channel=True,  # see the channels it answers and posts in
+    send_messages=True,  # connection info, incident status, replies outside interactions
+    send_messages_in_threads=True,  # details under a command's answer
+    create_public_threads=True,  # the thread itself
+    embed_links=True,  # tables and connection info as embeds
+    read_message_history=True,  # edit its own messages in place
+    manage_roles=True,  # give operators their role
+)
+"""What the bot's role needs in the guild (deploy/discord/README.md gives the integer)."""
 POSTS_PER_CHANNEL = (5, 5.0)
 """Discord's usual message bucket: 5 posts per 5 s per channel."""
 

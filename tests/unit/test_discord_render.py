@@ -146,3 +146,14 @@ def test_tables_become_embeds_within_discords_limits() -> None:
 def test_thread_names_are_plain_and_short() -> None:
     assert thread_name("*Deploy* `v0.62.0` to alpha\nmore") == "Deploy v0.62.0 to alpha"
     assert len(thread_name("x" * 300)) == 100 and thread_name("") == "details"
+
+
+def test_the_setup_guide_gives_the_permissions_the_bot_uses() -> None:
+    from pathlib import Path
+
+    from integrations.chat.discord import REQUIRED_PERMISSIONS
+
+    guide = (Path(__file__).resolve().parents[2] / "deploy/discord/README.md").read_text()
+    assert f"permissions integer **{REQUIRED_PERMISSIONS.value}**" in guide
+    assert f"permissions={REQUIRED_PERMISSIONS.value}" in guide
+    assert REQUIRED_PERMISSIONS.value == 309506165760
