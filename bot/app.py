@@ -60,6 +60,7 @@ class Bot:
         self._services: Services | None = None
         self._dispatcher: Dispatcher | None = None
         self.slack: Any = None
+        self.discord: Any = None
 
     @property
     def services(self) -> Services:
@@ -146,6 +147,13 @@ class Bot:
             await slack.start()
             self._stack.push_async_callback(slack.stop)
             self.slack = slack
+        if config.chat.discord is not None:
+            from integrations.chat.discord import DiscordAdapter
+
+            discord = DiscordAdapter(config.chat.discord, self._services, self._dispatcher)
+            await discord.start()
+            self._stack.push_async_callback(discord.stop)
+            self.discord = discord
         wire_incidents(self._services, server.app, http, self._stack)  # issue 6
         wire_sanity(self._services, http, schedules=self.resume)  # issue 5
         if self.serve_http:

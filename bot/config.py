@@ -209,6 +209,11 @@ class InfoConfig(Model):
         default=None,
         description="Slack channel (name from chat.slack.channels, or id) that --post uses.",
     )
+    discord_channel: str | None = Field(
+        default=None,
+        description="Discord channel (name from chat.discord.channels, or id) that --post"
+        " uses; default: chat.discord.channels.connection_info.",
+    )
 
 
 class SecretEnvVar(Model):
@@ -283,7 +288,7 @@ class ValidatorsConfig(Model):
         default=3, ge=1, description="Self-check tries one user may make per hour."
     )
     discord_guild: int | None = Field(
-        default=None, description="Guild of the self-check's role; default: chat.discord.guild_id."
+        default=None, description="Guild of the self-check role; default: the chat.discord guild."
     )
     discord_role: int | None = Field(
         default=None, description="Discord role id granted to operators who pass the self-check."
@@ -412,14 +417,33 @@ class SlackChat(Model):
 
 
 class DiscordChat(Model):
-    """Discord bot connection."""
+    """Discord bot connection: the gateway for ``/testnet`` and buttons, REST for posts."""
 
     token: SecretStr = Field(description="Bot token, e.g. ${DISCORD_TOKEN}.")
-    application_id: int | None = Field(default=None, description="Application id.")
-    guild_id: int | None = Field(default=None, description="Guild to sync commands to.")
+    application_id: int | None = Field(
+        default=None, description="Application id; checked against the token's at start-up."
+    )
+    guilds: list[int] = Field(
+        default_factory=list,
+        description="Guild (server) ids /testnet is synced to; none: commands are not synced.",
+    )
     channels: dict[str, int] = Field(
         default_factory=dict, description="Named channel ids, e.g. {connection_info: 123}."
     )
+    api_url: AnyHttpUrl | None = Field(
+        default=None, description="REST base URL (tests); its /gateway/bot names the gateway."
+    )
+    confirm_timeout: Seconds = Field(
+        default=600.0, description="Approve buttons expire after (at most 14 min)."
+    )
+    seconds_ = _durations("confirm_timeout")
+
+    @field_validator("confirm_timeout")
+    @classmethod
+    def _within_token_life(cls, v: float) -> float:
+        if not 0 < v <= 840:
+            raise ValueError("must be more than 0 s and at most 14 min (Discord's 15 min window)")
+        return v
 
 
 class ChatConfig(Model):

@@ -257,7 +257,24 @@ def _v7_seen_requests(conn: sqlite3.Connection) -> None:
     )
 
 
-def _v8_validators(conn: sqlite3.Connection) -> None:
+def _v8_command_syncs(conn: sqlite3.Connection) -> None:
+    """The digest of the command schema last synced to each chat scope (a Discord
+    guild), so an unchanged schema is not synced again."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE command_syncs (
+            platform TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            synced_at REAL NOT NULL,
+            PRIMARY KEY (platform, scope)
+        ) WITHOUT ROWID
+        """,
+    )
+
+
+def _v9_validators(conn: sqlite3.Connection) -> None:
     """Validator onboarding: each address of each network with its state (ready,
     adding, added, failed, removed), who moved it there and when; and every operator
     self-check try (for the hourly limit per user)."""
@@ -306,7 +323,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v5,
     _v6,
     _v7_seen_requests,
-    _v8_validators,
+    _v8_command_syncs,
+    _v9_validators,
 )
 """Forward migrations; entry ``i`` takes the schema from version ``i`` to ``i + 1``."""
 

@@ -70,4 +70,6 @@ def role_guild(services: Services, cfg: ValidatorsConfig) -> int | None:
     if cfg.discord_guild is not None:
         return cfg.discord_guild
     discord = services.config.chat.discord
-    return discord.guild_id if discord is not None else None
+    if discord is not None and len(discord.guilds) == 1:
+        return discord.guilds[0]
+    return None

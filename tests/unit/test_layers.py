@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SDK_HOMES = {
     "slack_bolt": "integrations/slack.py",
     "slack_sdk": "integrations/slack.py",
-    "discord": "integrations/discord.py",
+    "discord": "integrations/chat/discord.py",
     "kubernetes_asyncio": "integrations/kube.py",
     "gidgethub": "integrations/github.py",
 }
