@@ -9,7 +9,9 @@ from pathlib import Path
 
 from bot.core import Outcome
 from tests.fakes.aztec_node import AztecNodeFake, sibling_path
+from tests.fakes.discord_api import APPRENTICE, BOB, CAROL
 from tests.harness import ShellBot, make_config
+from tests.integration.discord_harness import discord_bot
 from tests.integration.validators_harness import (
     ADDRESSES,
     GUILD,
@@ -163,3 +165,40 @@ async def test_an_address_already_recorded_is_refused_with_its_state(tmp_path: P
         assert "already recorded" in replies[-1] and "is ready" in replies[-1]
         assert len(role_grants(bot)) == 1
         assert GUILD  # the grant went to the configured guild (see role_grants)
+
+
+async def test_from_discord_the_role_is_granted_at_discord(tmp_path: Path) -> None:
+    """Through the real Discord adapter and the Discord fake: a pass grants the role by
+    REST (with the reason in the audit log header), a mismatch grants nothing."""
+    async with AztecNodeFake() as node:
+        settings = {"reference_rpc": node.url, "discord_role": APPRENTICE, "discord_guild": None}
+        async with discord_bot(tmp_path, networks=network(**settings)) as dbot:
+            record = await dbot.command(
+                "operator start",
+                {
+                    "address": ADDRESSES[0],
+                    "block_number": BLOCK,
+                    "proof": node.expected_proof(BLOCK),
+                },
+                user=CAROL,
+            )
+            answer = await dbot.answered(record)
+            assert "passed the self-check" in answer.content
+            await dbot.fake.wait_until(lambda: bool(dbot.fake.role_changes), 10)
+            (change,) = dbot.fake.role_changes
+            assert (change.user_id, change.role_id, change.added) == (CAROL.id, APPRENTICE, True)
+            assert change.reason is not None and "self-check" in change.reason
+            assert APPRENTICE in dbot.fake.member(CAROL.id).roles
+
+            forged = sibling_path("another-chain", BLOCK, BLOCK)
+            record = await dbot.command(
+                "operator start",
+                {"address": ADDRESSES[1], "block_number": BLOCK, "proof": forged},
+                user=BOB,
+            )
+            answer = await dbot.answered(record)
+            assert "differs from the reference node's" in answer.content
+            assert await dbot.bot.services.outbox.wait_delivered(timeout=10)
+            assert len(dbot.fake.role_changes) == 1
+            assert APPRENTICE not in dbot.fake.member(BOB.id).roles
+            assert dbot.bot.services.store.validators.get("alpha", ADDRESSES[1].lower()) is None
