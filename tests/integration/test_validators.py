@@ -13,10 +13,13 @@ from typing import Any
 import aiohttp
 import yaml
 
+from bot.app import Bot
 from bot.core import Outcome
 from state.store import Store
 from tests.binaries import require_binary
 from tests.fakes.aztec_node import AztecNodeFake, sibling_path
+from tests.fakes.discord_api import APPRENTICE, GENERAL, GUILD_ID, DiscordFake
+from tests.fakes.discord_payloads import FakeUser
 from tests.fakes.kube_api import KubeFake
 from tests.fakes.kube_jobs import JobScript
 from tests.fakes.promstack import MetricsEndpoint, start_prometheus
@@ -24,16 +27,13 @@ from tests.fakes.slack_api import ALICE, BOB, DEPLOYS, SlackFake
 from tests.fakes.slack_signing import signed_block_actions, signed_slash_command
 from tests.harness import ShellBot, make_config, wait_until
 from tests.integration.botprocess import start_bot
-from tests.integration.slack_harness import SECRET, confirmation_id, slack_bot
+from tests.integration.slack_harness import SECRET, SlackBot, confirmation_id
 from tests.integration.validators_harness import (
     ADDRESSES,
     NAMESPACE,
     NOTICES,
-    audit,
     network,
     queued,
-    role_grants,
-    say_as,
 )
 
 ADD_IMAGE = "aztecprotocol/aztec:0.62.0"
@@ -369,44 +369,67 @@ async def test_a_bot_killed_while_a_job_runs_reattaches_and_reports_once(tmp_pat
 async def test_acceptance_three_operators_pass_a_fourth_fails_and_engineering_adds_them(
     tmp_path: Path,
 ) -> None:
-    async with KubeFake() as fake, AztecNodeFake() as node:
+    """As new users would: operators self-check in Discord, DevRel and engineering work
+    in Slack, and the public notices appear in the Discord channel."""
+    operators = [FakeUser(1_300_000_000_000_000_050 + i, f"operator-{i}") for i in range(4)]
+    async with (
+        KubeFake() as fake,
+        AztecNodeFake() as node,
+        DiscordFake() as discord,
+        SlackFake() as slack,
+        aiohttp.ClientSession() as http,
+    ):
         fake.add_secret("l1-funder", {"private-key": "0xfunded"}, namespace=NAMESPACE)
         kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
         settings = {
             "add_job": ADD_JOB,
-            "discord_channel": NOTICES,
+            "discord_channel": GENERAL,
+            "discord_guild": GUILD_ID,
+            "discord_role": APPRENTICE,
             "reference_rpc": node.url,
         }
-        async with slack_bot(
+        config = make_config(
             tmp_path,
             networks=network(**settings),
             kubernetes={"kubeconfig": str(kubeconfig)},
+            chat={
+                "slack": {
+                    "bot_token": slack.bot_token,
+                    "signing_secret": SECRET,
+                    "api_url": slack.api_url,
+                },
+                "discord": {
+                    "token": discord.token,
+                    "api_url": discord.api_url,
+                    "guilds": [GUILD_ID],
+                },
+            },
             roles={"admin": {}, "engineering": {"slack_users": [ALICE]}},
             permissions={"validator_add": ["engineering"]},
-        ) as sb:
-            shell = _InProcess(sb)
+        )
+        async with Bot(config) as bot:
+            sb = SlackBot(bot, slack, http)
+            store = bot.services.store
             block = node.proven
-            for i, user in enumerate(("1001", "1002", "1003")):
-                outcome, replies = await say_as(
-                    shell,
-                    f"operator start {ADDRESSES[i]} {block} {node.expected_proof(block)}",
-                    user=user,
-                    name=f"operator-{i + 1}",
+            for i, user in enumerate(operators):
+                proof = (
+                    node.expected_proof(block) if i < 3 else sibling_path("a-fork", block, block)
                 )
-                assert outcome is Outcome.OK and "passed the self-check" in replies[-1]
-            forged = sibling_path("a-fork", block, block)
-            outcome, replies = await say_as(
-                shell, f"operator start {ADDRESSES[3]} {block} {forged}", user="1004", name="dave"
-            )
-            assert outcome is Outcome.FAILED
-            assert "differs from the reference node's" in replies[-1]
-            assert len(role_grants(shell)) == 3
-
-            # an operator cannot add themselves: validator_add is engineering's
-            outcome, replies = await say_as(
-                shell, "validator add --all-ready", user="1001", name="operator-1"
-            )
-            assert outcome is Outcome.DENIED and "validator_add" in replies[-1]
+                options = {"address": ADDRESSES[i], "block_number": block, "proof": proof}
+                record = await discord.dispatch_interaction(
+                    discord.slash_command("testnet operator start", options, user=user)
+                )
+                await discord.wait_until(
+                    lambda r=record: r.original is not None and not r.original.is_loading, 10
+                )
+                assert record.original is not None
+                if i < 3:
+                    assert "passed the self-check" in record.original.content
+                else:
+                    assert "differs from the reference node's" in record.original.content
+            await discord.wait_until(lambda: len(discord.role_changes) == 3, 10)
+            assert {c.user_id for c in discord.role_changes} == {u.id for u in operators[:3]}
+            assert [state_of(store, a) for a in ADDRESSES] == ["ready"] * 3 + [None]
 
             status, _, _ = await sb.command("validator add --all-ready", user=ALICE)
             assert status == 200
@@ -414,54 +437,60 @@ async def test_acceptance_three_operators_pass_a_fourth_fails_and_engineering_ad
             assert all(a in ask.text for a in ADDRESSES[:3]) and ADDRESSES[3] not in ask.text
             status, _ = await sb.click(ask, user=ALICE)
             assert status == 200
-            await sb.slack.wait_until(
-                lambda: any("Added 3 of 3" in t for t in sb.texts()), within=30
-            )
-            assert len(notices(shell)) == 3
-            assert all(ADDRESSES[i] in notices(shell)[i] for i in range(3))
-            await sb.command("validators", user=ALICE)
-            await sb.slack.wait_until(lambda: any("3/48 added" in t for t in sb.texts()), within=10)
-            # DevRel records a fourth operator by hand with Slack's /validator command
+            await slack.wait_until(lambda: any("Added 3 of 3" in t for t in sb.texts()), within=30)
+
+            def public_notices() -> list[str]:
+                return [
+                    m.content for m in discord.messages(GENERAL) if "new validator" in m.content
+                ]
+
+            await discord.wait_until(lambda: len(public_notices()) == 3, 10)
+            assert [ADDRESSES[i] in public_notices()[i] for i in range(3)] == [True] * 3
+            (progress,) = [m for m in slack.messages(DEPLOYS) if m.text.startswith("🧾 Adding")]
+            details = [m.text for m in slack.messages(DEPLOYS, thread_ts=progress.ts)]
+            assert len([d for d in details if "added to `alpha` by Job" in d]) == 3
+
+            # DevRel records a fourth operator by hand with Slack's /validator command;
+            # someone without validator_add is refused
             for user in (BOB, ALICE):
-                fields = sb.slack.slash_command(
+                fields = slack.slash_command(
                     f"ready {ADDRESSES[3]} dave", command="/validator", user_id=user
                 )
                 request = signed_slash_command(fields, SECRET)
-                async with sb.http.post(
+                async with http.post(
                     sb.events_url, data=request.body, headers=request.headers
                 ) as r:
                     assert r.status == 200
                 await wait_until(
                     lambda u=user: any(
                         e.actor == u and e.command == "validator ready"
-                        for e in shell.store.recent_audit(50)
+                        for e in store.recent_audit(50)
                     ),
                     timeout=10,
                 )
-            assert state(shell, ADDRESSES[3]) == "ready"
+            assert state_of(store, ADDRESSES[3]) == "ready"
             await sb.command("validators", user=ALICE)
-            await sb.slack.wait_until(
+            await slack.wait_until(
                 lambda: any("3/48 added, 1 ready" in t for t in sb.texts()), within=10
             )
-            steps = [(actor, cmd, outcome) for actor, cmd, outcome, _ in audit(shell)]
-            assert (BOB, "validator ready", "denied") in steps
-            assert (ALICE, "validator ready", "ok") in steps
-            assert steps[:4] == [
-                ("1001", "operator start", "ok"),
-                ("1002", "operator start", "ok"),
-                ("1003", "operator start", "ok"),
-                ("1004", "operator start", "failed"),
+
+            entries = [(e.actor, e.command, e.outcome) for e in reversed(store.recent_audit(100))]
+            assert entries[:4] == [(str(u.id), "operator start", "ok") for u in operators[:3]] + [
+                (str(operators[3].id), "operator start", "failed")
             ]
-            assert ("1001", "validator add", "denied") in steps
-            per_address = [s for s in audit(shell) if s[3].startswith("Job validator-add-")]
-            assert [(s[0], s[1], s[2]) for s in per_address] == [(ALICE, "validator add", "ok")] * 3
-            assert (ALICE, "validator add", "ok") in steps
-            assert (ALICE, "validators", "ok") in steps
+            per_address = [
+                e for e in store.recent_audit(100) if e.detail.startswith("Job validator-add-")
+            ]
+            assert sorted(e.args.split()[0] for e in per_address) == sorted(ADDRESSES[:3])
+            assert {(e.actor, e.command, e.outcome) for e in per_address} == {
+                (ALICE, "validator add", "ok")
+            }
+            assert (ALICE, "validator add", "ok") in entries
+            assert (BOB, "validator ready", "denied") in entries
+            assert (ALICE, "validator ready", "ok") in entries
+            assert (ALICE, "validators", "ok") in entries
 
 
-class _InProcess:
-    """The running Slack bot, seen as the harness helpers expect (``bot``, ``store``)."""
-
-    def __init__(self, sb: Any) -> None:
-        self.bot = sb.bot
-        self.store = sb.bot.services.store
+def state_of(store: Store, address: str) -> str | None:
+    record = store.validators.get("alpha", address.lower())
+    return record.state if record else None
