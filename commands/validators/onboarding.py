@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from bot.config import NetworkConfig, ValidatorsConfig
 from bot.context import Context, Services
-from bot.core import MessageRef
+from bot.core import ConfirmRequest, MessageRef
 from bot.errors import AlreadyReported, CommandError
 from bot.registry import Help, Option, Rest, command, workflow
 from commands.rollout import Progress
@@ -177,6 +177,19 @@ async def validator_add(
     if cfg.add_job is None:
         raise CommandError(f"No `validators.add_job` is configured for `{name}`.")
     targets = _targets(ctx, name, addresses, all_ready)
+    failed = await _add(ctx, name, net, targets)
+    if failed and await _retry_approved(ctx, name, net, failed):
+        failed = await _add(ctx, name, net, failed)
+    if failed:
+        raise AlreadyReported(f"{len(failed)} validator(s) were not added")
+
+
+async def _add(
+    ctx: Context, name: str, net: NetworkConfig, targets: list[Address]
+) -> list[Address]:
+    """Check the epoch, reserve the addresses and run the addition; return those that
+    failed."""
+    cfg = net.validators
     await _check_epoch(ctx.services, name, net)
     try:
         ctx.store.validators.reserve(
@@ -196,8 +209,31 @@ async def validator_add(
     run = ctx.store.update_run(
         run.id, state="running", reply_to={"destination": ref.destination, "message_key": ref.key}
     )
-    if not await execute_add(ctx.services, run, ctx.invocation.responder, ref, ctx=ctx):
-        raise AlreadyReported("some validators were not added")
+    done = await execute_add(ctx.services, run, ctx.invocation.responder, ref)
+    return [Address(k) for k, v in done.items() if v != "added"]
+
+
+async def _retry_approved(
+    ctx: Context, name: str, net: NetworkConfig, failed: list[Address]
+) -> bool:
+    """Offer, once, to retry the failed addresses (a button where the platform has
+    them); True when approved by someone holding ``validator_add``."""
+    actor = ctx.invocation.actor
+    if not ctx.services.permissions.has(actor, "validator_add"):
+        return False
+    listed = ", ".join(f"`{a}`" for a in failed)
+    answer = await ctx.confirm(
+        ConfirmRequest(
+            command="validator add",
+            plan=f"Retry adding {len(failed)} validator(s) to `{name}` that failed: {listed}?",
+            permission="validator_add",
+            requester=actor,
+            approvals=net.approvals,
+        )
+    )
+    if not answer.approved:
+        await ctx.reply(f"Not retried ({answer.reason or 'not approved'}).")
+    return answer.approved
 
 
 def _refusal(
@@ -235,10 +271,9 @@ async def execute_add(
     run: Run,
     progress: Progress,
     ref: MessageRef,
-    *,
-    ctx: Context | None = None,
-) -> bool:
-    """Add the run's addresses from wherever it got to; True when all were added."""
+) -> dict[str, str]:
+    """Add the run's addresses from wherever it got to; return each address's outcome
+    (``added`` or ``failed: why``)."""
     name = run.network or ""
     net = services.config.networks[name]
     cfg = net.validators
@@ -284,7 +319,8 @@ async def execute_add(
         )
         await progress.update(ref, _render(run, done, None))
         await _report(services, run, progress, ref, address, jname, outcome_ok, reason, tail)
-    return await _finish(services, run, progress, ref, done)
+    await _finish(services, run, progress, ref, done)
+    return done
 
 
 async def _report(
@@ -324,7 +360,7 @@ async def _report(
 
 async def _finish(
     services: Services, run: Run, progress: Progress, ref: MessageRef, done: dict[str, str]
-) -> bool:
+) -> None:
     name = run.network or ""
     added = sum(v == "added" for v in done.values())
     failed = len(done) - added
@@ -342,7 +378,6 @@ async def _finish(
     else:
         summary = "✅ " + summary
     await progress.reply(summary)
-    return failed == 0
 
 
 @workflow(KIND)

@@ -4,6 +4,7 @@ their retry, ``validator remove``, and the set's listing."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -49,17 +50,18 @@ ADD_JOB = {
 
 @asynccontextmanager
 async def onboarding_bot(
-    tmp_path: Path, fake: KubeFake, **validators: Any
+    tmp_path: Path, fake: KubeFake, *, assume_yes: bool | None = True, **validators: Any
 ) -> AsyncIterator[ShellBot]:
-    """A shell bot (an admin, approving every confirmation) whose network adds
-    validators by Job on ``fake``."""
+    """A shell bot (an admin; approving every confirmation unless ``assume_yes`` is
+    None, then answering from the console's queue) whose network adds validators by Job
+    on ``fake``."""
     fake.add_secret("l1-funder", {"private-key": "0xfunded"}, namespace=NAMESPACE)
     kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
     settings = {"add_job": ADD_JOB, "discord_channel": NOTICES, **validators}
     config = make_config(
         tmp_path, networks=network(**settings), kubernetes={"kubeconfig": str(kubeconfig)}
     )
-    async with ShellBot(config, assume_yes=True) as bot:
+    async with ShellBot(config, assume_yes=assume_yes) as bot:
         yield bot
 
 
@@ -167,27 +169,54 @@ async def test_the_daily_quota_says_when_the_next_slot_opens(tmp_path: Path) -> 
 
 
 async def test_a_failed_job_shows_its_log_and_a_retry_adds_it(tmp_path: Path) -> None:
-    async with KubeFake() as fake, onboarding_bot(tmp_path, fake) as bot:
+    async with KubeFake() as fake, onboarding_bot(tmp_path, fake, assume_yes=None) as bot:
         fake.script_job(
             ADDRESSES[1],
             JobScript(exit_code=1, logs="funding the validator\nError: insufficient funds for gas"),
         )
         await bot.say(f"validator ready {ADDRESSES[0]}")
         await bot.say(f"validator ready {ADDRESSES[1]}")
-        out = await bot.say("validator add --all-ready")
+        bot.console.answers.put_nowait("y")  # add both
+        out = await bot.say("validator add --all-ready", answer="n")  # no retry now
         assert bot.last_outcome is Outcome.FAILED
         assert "Added 1 of 2" in out and "1 failed" in out
         assert "insufficient funds for gas" in out  # the Job's log tail
         assert f"Retry with `/testnet validator add {ADDRESSES[1]}`" in out
+        assert f"Retry adding 1 validator(s) to `alpha` that failed: `{ADDRESSES[1]}`" in (
+            bot.console.text
+        )
+        assert "Not retried" in out
         assert state(bot, ADDRESSES[0]) == "added" and state(bot, ADDRESSES[1]) == "failed"
         assert len(notices(bot)) == 1
         out = await bot.say("validators")
         assert "1/48 added, 1 failed" in out
         fake.script_job(ADDRESSES[1], JobScript(exit_code=0, logs="validator added"))
-        out = await bot.say(f"validator add {ADDRESSES[1]}")
+        out = await bot.say(f"validator add {ADDRESSES[1]}", answer="y")
         assert bot.last_outcome is Outcome.OK, out
         assert state(bot, ADDRESSES[1]) == "added" and len(notices(bot)) == 2
         assert len(jobs(fake)) == 3  # the retry is a new Job
+
+
+async def test_the_retry_offered_after_a_failure_adds_it_when_approved(tmp_path: Path) -> None:
+    async with KubeFake() as fake, onboarding_bot(tmp_path, fake, assume_yes=None) as bot:
+        fake.script_job(ADDRESSES[0], JobScript(exit_code=1, logs="L1 RPC timed out"))
+        await bot.say(f"validator ready {ADDRESSES[0]}")
+        bot.console.answers.put_nowait("y")
+
+        async def approve_the_retry_once_fixed() -> None:
+            await wait_until(lambda: len(bot.console.prompts) == 2, timeout=20)
+            assert "Retry adding 1 validator(s)" in bot.console.text
+            fake.script_job(ADDRESSES[0], JobScript(exit_code=0))  # the L1 RPC is back
+            bot.console.answers.put_nowait("y")
+
+        clicker = asyncio.create_task(approve_the_retry_once_fixed())
+        out = await bot.say(f"validator add {ADDRESSES[0]}")
+        await clicker
+        assert bot.last_outcome is Outcome.OK, out
+        assert "L1 RPC timed out" in out and "Added 1 of 1" in out
+        assert state(bot, ADDRESSES[0]) == "added"
+        assert len(jobs(fake)) == 2 and len(notices(bot)) == 1
+        assert len(bot.console.prompts) == 2  # the retry is offered once, not again
 
 
 async def test_a_missing_secret_fails_the_job_with_the_reason(tmp_path: Path) -> None:
@@ -196,10 +225,14 @@ async def test_a_missing_secret_fails_the_job_with_the_reason(tmp_path: Path) ->
         "secret_env": [{"name": "KEY", "secret": "absent", "key": "k"}],
         "timeout": "60s",
     }
-    async with KubeFake() as fake, onboarding_bot(tmp_path, fake, add_job=job) as bot:
+    async with (
+        KubeFake() as fake,
+        onboarding_bot(tmp_path, fake, add_job=job, assume_yes=None) as bot,
+    ):
         await bot.say(f"validator ready {ADDRESSES[0]}")
         started = time.monotonic()
-        await bot.say(f"validator add {ADDRESSES[0]}")
+        bot.console.answers.put_nowait("y")
+        await bot.say(f"validator add {ADDRESSES[0]}", answer="n")  # no retry
         assert bot.last_outcome is Outcome.FAILED
         assert time.monotonic() - started < 30  # not the Job's whole 60 s deadline
         text = bot.console.text
