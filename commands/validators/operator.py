@@ -20,7 +20,7 @@ from bot.errors import CommandError
 from bot.registry import Help, Option, Rest, command
 from commands.text import timestamp
 from commands.validators.common import describe, onboarding, role_guild
-from integrations.aztec_models import NodeError, NodeRpcError
+from integrations.aztec_models import AztecNode, NodeError, NodeRpcError
 from integrations.eth_address import Address
 from state.validators import AlreadyRecorded
 
@@ -126,7 +126,7 @@ async def operator_start(
         raise refuse(
             "refused_block",
             f"the reference node cannot check block {block_number}: {exc.reason} "
-            "Use the proven block number your own node_getL2Tips answers.",
+            f"{await _tips_hint(node)}",
         ) from None
     except NodeError as exc:
         raise refuse(
@@ -163,6 +163,16 @@ async def operator_start(
         f"✅ `{address}` passed the self-check at block {block_number} on `{name}` and is "
         f"ready to be added as a validator.{role_note}"
     )
+
+
+async def _tips_hint(node: AztecNode) -> str:
+    """What block to use instead, from the reference node's own tips if it says."""
+    hint = "Use the proven block number your own node_getL2Tips answers"
+    try:
+        tips = await node.l2_tips()
+    except NodeError:
+        return hint + "."
+    return f"{hint} (the reference node has proven up to block {tips.proven})."
 
 
 def _grant_role(ctx: Context, network: str, discord_user: str, address: Address) -> str:

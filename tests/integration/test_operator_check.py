@@ -82,6 +82,7 @@ async def test_a_block_the_reference_node_does_not_have_is_refused(tmp_path: Pat
         assert outcome is Outcome.FAILED
         assert "cannot check block 1300" in replies[-1]
         assert "not yet synced by the node" in replies[-1]  # the node's own reason
+        assert "the reference node has proven up to block 1240" in replies[-1]
         assert bot.store.validators.records("alpha") == [] and role_grants(bot) == []
 
 
