@@ -231,15 +231,6 @@ class ValidatorRepo:
                 (error[:2000], now, network, address),
             )
 
-    def release(self, network: str, addresses: Iterable[str]) -> None:
-        """Put reserved addresses whose addition never started back to ``ready``."""
-        now = self.clock()
-        self.conn.executemany(
-            "UPDATE validators SET state = 'ready', updated_at = ?"
-            " WHERE network = ? AND address = ? AND state = 'adding' AND job = ''",
-            [(now, network, a) for a in addresses],
-        )
-
     def remove(self, network: str, address: str) -> None:
         """Take ``address`` out of the set (its record stays, as ``removed``)."""
         self.conn.execute(

@@ -191,12 +191,6 @@ async def _add(
     failed."""
     cfg = net.validators
     await _check_epoch(ctx.services, name, net)
-    try:
-        ctx.store.validators.reserve(
-            name, [a.key for a in targets], by=ctx.actor_name, cap=cfg.max, per_day=cfg.per_day
-        )
-    except NotReservable as exc:
-        raise CommandError(_refusal(ctx, name, cfg, exc, len(targets))) from None
     actor = ctx.invocation.actor
     args: dict[str, Any] = {
         "addresses": [a.key for a in targets],
@@ -204,7 +198,16 @@ async def _add(
     }
     if ctx.approvers:
         args["approved_by"] = list(ctx.approvers)
+    # The run is recorded before the addresses are reserved: a crash in between leaves
+    # a run that finds them not reserved, never addresses held by no run.
     run = ctx.store.create_run(kind=KIND, network=name, args=args, owner=ctx.actor_name)
+    try:
+        ctx.store.validators.reserve(
+            name, [a.key for a in targets], by=ctx.actor_name, cap=cfg.max, per_day=cfg.per_day
+        )
+    except NotReservable as exc:
+        ctx.store.update_run(run.id, state="cancelled", step="refused")
+        raise CommandError(_refusal(ctx, name, cfg, exc, len(targets))) from None
     ref = await ctx.reply(_render(run, {}, None))
     run = ctx.store.update_run(
         run.id, state="running", reply_to={"destination": ref.destination, "message_key": ref.key}
