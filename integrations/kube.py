@@ -12,7 +12,13 @@ dataclasses of :mod:`integrations.kube_models` and one error type, :class:`KubeE
 
 Rollouts are followed with the watch API on the workload and on its pods (never by
 polling); a watch the server closes is resumed from the last resourceVersion seen, and
-one that answers 410 Gone is re-listed.
+one that answers 410 Gone is re-listed. Jobs are followed the same way, by name, so a
+restarted process re-attaches to a Job that is still running::
+
+    await kube.create_job("alpha", JobSpec(name="add-validator-1a2b", image=..., args=...))
+    job = await kube.watch_job("alpha", "add-validator-1a2b", timeout=600)
+    if job.failure:
+        tail = await kube.job_logs("alpha", job.name, tail=20)
 """
 
 from __future__ import annotations

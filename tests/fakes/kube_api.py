@@ -28,6 +28,7 @@ asks for ``as=Table``: pods, workloads, services, events and jobs answer with a 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import copy
 import json
@@ -51,13 +52,10 @@ from tests.fakes.kube_controller import (
     WatchEvent,
     now_iso,
 )
-from tests.fakes.kube_jobs import (
-    PROPAGATION_POLICIES,
-    JobController,
-    JobScript,
-    encode_secret_data,
-    invalid_job,
-)
+from tests.fakes.kube_job_admission import PROPAGATION_POLICIES, invalid_job
+from tests.fakes.kube_jobs import JobController, JobScript
+from tests.fakes.kube_protobuf import CONTENT_TYPE as PROTOBUF
+from tests.fakes.kube_protobuf import ProtobufError, decode_job
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "v1": ("pods", "services", "events", "secrets"),
@@ -319,12 +317,22 @@ def status_response(code: int, reason: str, message: str, **details: Any) -> web
     return web.json_response(body, status=code)
 
 
+def _qualified(resource: str) -> str:
+    """``jobs.batch``, ``pods``: how the API names a resource in its messages."""
+    group = API_VERSION_OF[resource].rpartition("/")[0]
+    return f"{resource}.{group}" if group else resource
+
+
 def not_found(resource: str, name: str) -> web.Response:
     """The API's 404 for a named object."""
     group = API_VERSION_OF[resource].rpartition("/")[0]
-    qualified = f"{resource}.{group}" if group else resource
     return status_response(
-        404, "NotFound", f'{qualified} "{name}" not found', name=name, group=group, kind=resource
+        404,
+        "NotFound",
+        f'{_qualified(resource)} "{name}" not found',
+        name=name,
+        group=group,
+        kind=resource,
     )
 
 
@@ -731,7 +739,7 @@ class KubeFake:
         obj = {
             "metadata": {"name": name, "namespace": namespace},
             "type": "Opaque",
-            "data": encode_secret_data(dict(data)),
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
         }
         return self.cluster.put("secrets", obj)
 
@@ -967,10 +975,29 @@ class KubeFake:
 
     async def _create(self, request: web.Request, resource: str, namespace: str) -> web.Response:
         try:
-            obj = await request.json()
-        except json.JSONDecodeError:
+            if request.content_type == PROTOBUF and resource == "jobs":  # kubectl create job
+                obj = decode_job(await request.read())
+            elif request.content_type in ("application/json", ""):
+                obj = await request.json()
+            else:
+                accepted = "application/json" + (f", {PROTOBUF}" if resource == "jobs" else "")
+                return status_response(
+                    415,
+                    "UnsupportedMediaType",
+                    f"the body of the request was in an unknown format - accepted media types "
+                    f"include: {accepted}",
+                )
+        except ProtobufError as exc:
+            return status_response(400, "BadRequest", f"cannot decode the protobuf body: {exc}")
+        except ValueError:
             return status_response(400, "BadRequest", "request body is not JSON")
+        if not isinstance(obj, dict):
+            return status_response(400, "BadRequest", "request body is not a JSON object")
         meta = obj.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            return status_response(
+                400, "BadRequest", f"{KIND_OF[resource]} metadata must be an object"
+            )
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + hex(self.cluster.resource_version)[2:]
         if not meta.get("name"):
@@ -993,7 +1020,12 @@ class KubeFake:
                 )
         if self.cluster.get(resource, namespace, meta["name"]) is not None:
             return status_response(
-                409, "AlreadyExists", f'{resource} "{meta["name"]}" already exists'
+                409,
+                "AlreadyExists",
+                f'{_qualified(resource)} "{meta["name"]}" already exists',
+                name=meta["name"],
+                group=API_VERSION_OF[resource].rpartition("/")[0],
+                kind=resource,
             )
         for field in ("resourceVersion", "uid", "creationTimestamp", "generation"):
             meta.pop(field, None)
@@ -1092,6 +1124,10 @@ class KubeFake:
         problem = (
             invalid_pod_template(patched) if resource in ("statefulsets", "deployments") else None
         )
+        if resource == "jobs" and (patched.get("spec") or {}).get("template") != obj["spec"].get(
+            "template"
+        ):
+            problem = "spec.template: Invalid value: the pod template: field is immutable"
         if problem is not None:
             kind, name = KIND_OF[resource], obj["metadata"]["name"]
             return status_response(

@@ -3,10 +3,11 @@
 It behaves the way the Kubernetes documentation describes batch/v1 Jobs (one completion,
 ``parallelism: 1``, the case the bot uses):
 
-- creation is validated like the API server does (422 ``Invalid`` with every cause) and
-  defaulted (``backoffLimit: 6``, ``completions``/``parallelism: 1``, a selector on the
-  Job's uid, the ``job-name``/``controller-uid`` labels on the Job and its pod template);
-- the controller sets ``status.startTime`` and creates one pod ``<job>-<5 chars>`` owned
+- a new Job is validated and defaulted the way the API server does it
+  (:mod:`tests.fakes.kube_job_admission`);
+- a Job created with ``suspend: true`` gets a ``Suspended`` condition and no pod until
+  it is patched to ``suspend: false``; otherwise the controller sets ``status.startTime``
+  and creates one pod ``<job>-<5 chars>`` owned
   by the Job (``ownerReferences``, labels ``job-name``, ``batch.kubernetes.io/job-name``,
   ``controller-uid``, ``batch.kubernetes.io/controller-uid``);
 - the pod's fate comes from a :class:`JobScript` chosen by the test, by any of the
@@ -34,9 +35,7 @@ real controller starts at 10 s).
 
 from __future__ import annotations
 
-import base64
 import copy
-import re
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -50,16 +49,10 @@ from tests.fakes.kube_controller import (
     _waiting_status,
     now_iso,
 )
+from tests.fakes.kube_job_admission import default_job
 
-_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_SUBDOMAIN_RULE = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
-    "'-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
-    "regex used for validation is "
-    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-)
-PROPAGATION_POLICIES = ("Background", "Foreground", "Orphan")
 MAX_BACKOFF = 360.0
+"""The Job controller's longest wait before a retry, in seconds (six minutes)."""
 
 
 @dataclass(frozen=True)
@@ -69,57 +62,6 @@ class JobScript:
     exit_code: int = 0
     logs: str = ""
     duration: float = 0.0
-
-
-def job_labels(name: str, uid: str) -> dict[str, str]:
-    """The labels the API server puts on a Job and its pods."""
-    return {
-        "batch.kubernetes.io/controller-uid": uid,
-        "batch.kubernetes.io/job-name": name,
-        "controller-uid": uid,
-        "job-name": name,
-    }
-
-
-def invalid_job(job: Obj) -> list[str]:
-    """Every cause the API server's validation gives for a new Job (empty: valid)."""
-    causes: list[str] = []
-    meta = job.get("metadata") or {}
-    name = str(meta.get("name") or "")
-    if len(name) > 253 or not _SUBDOMAIN.match(name):
-        causes.append(f'metadata.name: Invalid value: "{name}": {_SUBDOMAIN_RULE}')
-    elif len(name) > 63:
-        causes.append(
-            f'spec.template.labels: Invalid value: "{name}": must be no more than 63 characters'
-        )
-    spec = job.get("spec") or {}
-    template = spec.get("template") or {}
-    pod_spec = template.get("spec") or {}
-    containers = pod_spec.get("containers") or []
-    if not containers:
-        causes.append("spec.template.spec.containers: Required value")
-    for index, container in enumerate(containers):
-        for required in ("name", "image"):
-            if not isinstance(container, dict) or not container.get(required):
-                causes.append(f"spec.template.spec.containers[{index}].{required}: Required value")
-    policy = pod_spec.get("restartPolicy") or "Always"
-    if policy not in ("Never", "OnFailure"):
-        causes.append(
-            f'spec.template.spec.restartPolicy: Unsupported value: "{policy}": '
-            'supported values: "OnFailure", "Never"'
-        )
-    for field in ("backoffLimit", "completions", "parallelism", "ttlSecondsAfterFinished"):
-        value = spec.get(field)
-        if value is not None and (not isinstance(value, int) or value < 0):
-            causes.append(
-                f"spec.{field}: Invalid value: {value}: must be greater than or equal to 0"
-            )
-    deadline = spec.get("activeDeadlineSeconds")
-    if deadline is not None and (not isinstance(deadline, int) or deadline <= 0):
-        causes.append(
-            f"spec.activeDeadlineSeconds: Invalid value: {deadline}: must be greater than 0"
-        )
-    return causes
 
 
 class JobController:
@@ -145,26 +87,7 @@ class JobController:
 
     def admit(self, job: Obj) -> None:
         """Apply the API server's defaults to a validated new Job (gives it its uid)."""
-        meta, spec = job["metadata"], job.setdefault("spec", {})
-        uid = meta.setdefault("uid", _uid())
-        labels = job_labels(meta["name"], uid)
-        meta["labels"] = {**labels, **(meta.get("labels") or {})}
-        spec.setdefault("backoffLimit", 6)
-        spec.setdefault("completions", 1)
-        spec.setdefault("parallelism", 1)
-        spec.setdefault("completionMode", "NonIndexed")
-        spec.setdefault("suspend", False)
-        spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
-        spec.setdefault("manualSelector", False)
-        spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
-        template = spec["template"]
-        template_meta = template.setdefault("metadata", {})
-        template_meta["labels"] = {**(template_meta.get("labels") or {}), **labels}
-        pod_spec = template["spec"]
-        pod_spec.setdefault("terminationGracePeriodSeconds", 30)
-        pod_spec.setdefault("dnsPolicy", "ClusterFirst")
-        pod_spec.setdefault("schedulerName", "default-scheduler")
-        pod_spec.setdefault("securityContext", {})
+        default_job(job)
 
     # ------------------------------------------------------------ deletion
 
@@ -193,9 +116,12 @@ class JobController:
                 self.cluster._changed("pods", pod)
         else:
             names = [p["metadata"]["name"] for p in pods]
-            self.cluster.later(
-                0, lambda: [self.cluster.delete("pods", namespace, pod) for pod in names]
-            )
+
+            def collect() -> None:  # the garbage collector, just after the Job is gone
+                for pod in names:
+                    self.cluster.delete("pods", namespace, pod)
+
+            self.cluster.later(0, collect)
         return removed
 
     def _when_pods_gone(self, namespace: str, name: str, uid: str) -> None:
@@ -210,8 +136,13 @@ class JobController:
     # ------------------------------------------------------------ controller
 
     def _on_change(self, resource: str, obj: Obj) -> None:
-        if resource == "jobs" and "status" not in obj and self._stored(obj):
-            self._start(obj)
+        if resource == "jobs" and self._stored(obj):
+            suspended = _suspended(obj)
+            if obj["spec"].get("suspend"):
+                if "status" not in obj:
+                    self._suspend(obj)
+            elif "status" not in obj or suspended:
+                self._start(obj)
         elif resource == "secrets" and self._stored(obj):
             namespace = obj["metadata"]["namespace"]
             for pod in self.cluster.items("pods", namespace):
@@ -236,6 +167,22 @@ class JobController:
         if job is None or job["metadata"]["uid"] != uid or _finished(job):
             return None
         return job
+
+    def _suspend(self, job: Obj) -> None:
+        stamp = now_iso()
+        job["status"] = {
+            "conditions": [
+                {
+                    "type": "Suspended",
+                    "status": "True",
+                    "lastProbeTime": stamp,
+                    "lastTransitionTime": stamp,
+                    "reason": "JobSuspended",
+                    "message": "Job suspended",
+                }
+            ]
+        }
+        self.cluster._changed("jobs", job)
 
     def _start(self, job: Obj) -> None:
         meta = job["metadata"]
@@ -527,18 +474,16 @@ class JobController:
             self.cluster.later(ttl * self.time_scale, expire)
 
 
-def encode_secret_data(data: dict[str, str]) -> dict[str, str]:
-    """A Secret's ``data``: each value base64-encoded, as the API stores it."""
-    return {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
-
-
-def _uid() -> str:
-    return str(uuid.uuid4())
-
-
 def _finished(job: Obj) -> bool:
     return any(
         c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+        for c in (job.get("status") or {}).get("conditions") or ()
+    )
+
+
+def _suspended(job: Obj) -> bool:
+    return any(
+        c.get("type") == "Suspended" and c.get("status") == "True"
         for c in (job.get("status") or {}).get("conditions") or ()
     )
 
