@@ -449,6 +449,13 @@ class DiscordResponder(OutboxResponder):
         return await self.adapter.ask(self, request)
 
 
+def _channel_post(item: OutboxItem) -> bool:
+    """Whether ``item`` is a channel message (limited per channel); answers through an
+    interaction's webhook have their own limits."""
+    payload = item.payload
+    return item.op == "post" and (not payload.get("interaction") or bool(payload.get("thread_key")))
+
+
 def _interaction_ref(interaction: discord.Interaction, at: float) -> dict[str, Any]:
     return {"app": str(interaction.application_id), "token": interaction.token, "at": at}
 
@@ -484,7 +491,7 @@ class DiscordAdapter:
         self.client.add_dynamic_items(_confirm_button(self))
         delivery = DiscordDelivery(self.client.http, services.clock)
         count, per = POSTS_PER_CHANNEL
-        posts = RateLimit(count, per, lambda item: item.op == "post")
+        posts = RateLimit(count, per, _channel_post)
         services.outbox.add_route("discord", Route(delivery, limits=[posts]))
 
     # -- lifecycle -----------------------------------------------------------
