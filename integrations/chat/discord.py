@@ -106,6 +106,26 @@ PERMANENT_CODES = {
 }
 
 
+_TOKEN_IN_PATH = re.compile(r"(/(?:webhooks|interactions)/\d+/)[^/\s?]+")
+
+
+class _HideInteractionTokens(logging.Filter):
+    """Hides interaction tokens in discord.py's log lines (its rate-limit warnings
+    name the URL, and a webhook URL carries the token)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        scrubbed = _TOKEN_IN_PATH.sub(r"\1***", text)
+        if scrubbed != text:
+            record.msg, record.args = scrubbed, None
+        return True
+
+
+_HIDE_TOKENS = _HideInteractionTokens()
+for _name in ("discord.http", "discord.webhook.async_", "discord.client", "discord.gateway"):
+    logging.getLogger(_name).addFilter(_HIDE_TOKENS)
+
+
 def destination(channel: int | str) -> str:
     """The outbox destination of a Discord channel."""
     return f"discord:{channel}"

@@ -324,3 +324,17 @@ async def test_buttons_still_answer_after_a_restart(tmp_path: Path) -> None:
             await fake.wait_until(lambda: bool(click.followups))
             assert click.callback_types == [6] and "expired" in click.followups[0].content
             assert not any("acted on" in m.content for m in record.followups)
+
+
+async def test_tokens_never_reach_the_log(tmp_path: Path, caplog: Any) -> None:
+    import logging
+
+    caplog.set_level(logging.WARNING)  # discord.py's level under the bot's logging setup
+    async with discord_bot(tmp_path, registry=_registry(), **SETUP) as db:
+        db.fake.inject_429("PATCH /webhooks/{webhook_id}/{webhook_token}/messages/{message_id}", retry_after=0.3)
+        record = await db.command("ping", user=ALICE)
+        original = await db.answered(record)
+        assert original.content == "pong"
+        logged = "\n".join(r.getMessage() for r in caplog.records)
+        assert "rate limited" in logged and "/messages/@original" in logged  # the URL is named...
+        assert record.token not in logged and db.fake.token not in logged and "/***/" in logged  # ...not the token
