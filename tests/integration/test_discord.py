@@ -338,3 +338,34 @@ async def test_tokens_never_reach_the_log(tmp_path: Path, caplog: Any) -> None:
         logged = "\n".join(r.getMessage() for r in caplog.records)
         assert "rate limited" in logged and "/messages/@original" in logged  # the URL is named...
         assert record.token not in logged and db.fake.token not in logged and "/***/" in logged  # ...not the token
+
+
+async def test_a_refused_token_or_a_foreign_application_stops_start_up(tmp_path: Path) -> None:
+    import discord.http
+    import pytest
+
+    from bot.errors import StartupError
+
+    base = discord.http.Route.BASE
+    with pytest.raises(StartupError, match="DISCORD_TOKEN"):
+        async with discord_bot(tmp_path, discord={"token": "not-the-token"}):
+            pass
+    with pytest.raises(StartupError, match="application_id 42"):
+        async with discord_bot(tmp_path, discord={"application_id": 42}):
+            pass
+    assert discord.http.Route.BASE == base  # nothing left pointed at the fake
+    async with discord_bot(tmp_path, discord={"guilds": []}) as db:  # no guilds: nothing synced
+        assert db.fake.command_syncs == []
+
+
+async def test_a_one_shot_exec_never_connects_to_discord(tmp_path: Path) -> None:
+    from bot.app import Bot
+    from tests.harness import make_config
+
+    async with DiscordFake() as fake:
+        cfg = make_config(tmp_path, chat={"discord": {"token": fake.token, "api_url": fake.api_url, "guilds": [GUILD_ID]}})
+        async with Bot(cfg, serve_http=False, connect_gateways=False) as bot:
+            bot.services.outbox.post(f"discord:{GENERAL}", {"text": "from exec"})
+        assert fake.gateway.connections == [] and fake.requests() == []
+        async with discord_bot(tmp_path, fake=fake) as db:  # the running bot delivers it
+            await db.fake.wait_until(lambda: db.texts() == ["from exec"])
