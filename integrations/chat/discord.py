@@ -441,7 +441,8 @@ class DiscordResponder(OutboxResponder):
         self.interaction = interaction
         self.original_used = interaction is None
 
-    def _first(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def first_reply(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Mark ``payload`` as the one that fills the deferred response, if none has."""
         if not self.original_used:
             self.original_used = True
             payload["original"] = True
@@ -449,7 +450,7 @@ class DiscordResponder(OutboxResponder):
 
     async def reply(self, text: str, *, table: Table | None = None) -> MessageRef:
         """Queue a message: the deferred response's content first, follow-ups after."""
-        key = self.outbox.post(self.destination, self._first(self._payload(text, table)))
+        key = self.outbox.post(self.destination, self.first_reply(self._payload(text, table)))
         return MessageRef(self.destination, key)
 
     async def reply_private(self, text: str) -> None:
@@ -749,7 +750,7 @@ class DiscordAdapter:
         text = f"{request.plan}\n{needs} Expires in {minutes} min."
         future: asyncio.Future[ConfirmResult] = asyncio.get_running_loop().create_future()
         self._waiters[conf.id] = future
-        payload = responder._first(
+        payload = responder.first_reply(
             {**responder._payload(text, None), "components": confirmation_components(conf.id)}
         )
         self.services.outbox.enqueue(responder.destination, "post", payload, message_key=key)

@@ -118,6 +118,15 @@ def _registry(gate: asyncio.Event | None = None) -> Registry:
         await gate.wait()
         await ctx.reply("slow finished")
 
+    @registry.command("progress")
+    async def progress(ctx: Context) -> None:
+        """Report progress in place, across a long wait."""
+        assert gate is not None
+        ref = await ctx.reply("step 1")
+        await gate.wait()
+        await ctx.update(ref, "step 2")
+        await ctx.update(ref, "step 3")
+
     @registry.command("report")
     async def report(ctx: Context, *, rows: int = 30) -> None:
         """A long text, a table and details in a thread."""
@@ -369,3 +378,21 @@ async def test_a_one_shot_exec_never_connects_to_discord(tmp_path: Path) -> None
         assert fake.gateway.connections == [] and fake.requests() == []
         async with discord_bot(tmp_path, fake=fake) as db:  # the running bot delivers it
             await db.fake.wait_until(lambda: db.texts() == ["from exec"])
+
+
+async def test_progress_after_the_interaction_token_expired_moves_to_a_channel_message(tmp_path: Path) -> None:
+    from tests.fakes.discord_api import ManualClock
+
+    gate = asyncio.Event()
+    clock = ManualClock()
+    async with DiscordFake(clock=clock) as fake, discord_bot(tmp_path, fake=fake, registry=_registry(gate), **SETUP) as db:
+        record = await db.command("progress", user=ALICE)
+        original = await db.answered(record)
+        assert original.content == "step 1"
+        clock.advance(16 * 60)  # a deploy outlives the 15-minute interaction token
+        gate.set()
+        await fake.wait_until(lambda: any(m.content == "step 3" for m in fake.messages(GENERAL) if m.webhook_id is None))
+        [moved] = [m for m in fake.messages(GENERAL) if m.webhook_id is None]
+        assert [r.content for r in moved.revisions][-1] == "step 3"
+        assert original.content == "step 1"  # the expired response is left as it was
+        assert db.bot.services.store.dead_items(5) == []
