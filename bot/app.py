@@ -47,6 +47,7 @@ class Bot:
         serve_http: bool = True,
         resume_runs: bool = True,
         config_source: str = "built-in defaults",
+        connect_gateways: bool = True,
     ) -> None:
         self.config = config
         self.registry = registry
@@ -54,6 +55,9 @@ class Bot:
         self.serve_http = serve_http
         self.resume = resume_runs
         self.config_source = config_source
+        self.connect_gateways = connect_gateways
+        """Whether to connect to chat gateways (Discord): a one-shot ``exec`` does not,
+        so it never takes interactions from the running bot."""
         self.url: str | None = None
         self.ready = False
         self._stack = AsyncExitStack()
@@ -147,7 +151,7 @@ class Bot:
             await slack.start()
             self._stack.push_async_callback(slack.stop)
             self.slack = slack
-        if config.chat.discord is not None:
+        if config.chat.discord is not None and self.connect_gateways:
             from integrations.chat.discord import DiscordAdapter
 
             discord = DiscordAdapter(config.chat.discord, self._services, self._dispatcher)

@@ -176,7 +176,13 @@ async def _exec(config: BotConfig, source: str, text: str, as_user: str | None, 
     from bot.app import Bot
     from integrations.shell import ShellSession, TerminalConsole
 
-    async with Bot(config, config_source=source, serve_http=False, resume_runs=False) as bot:
+    async with Bot(
+        config,
+        config_source=source,
+        serve_http=False,
+        resume_runs=False,
+        connect_gateways=False,
+    ) as bot:
         session = ShellSession(
             bot.dispatcher,
             bot.services.outbox,

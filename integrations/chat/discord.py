@@ -106,6 +106,26 @@ PERMANENT_CODES = {
 }
 
 
+_TOKEN_IN_PATH = re.compile(r"(/(?:webhooks|interactions)/\d+/)[^/\s?]+")
+
+
+class _HideInteractionTokens(logging.Filter):
+    """Hides interaction tokens in discord.py's log lines (its rate-limit warnings
+    name the URL, and a webhook URL carries the token)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        scrubbed = _TOKEN_IN_PATH.sub(r"\1***", text)
+        if scrubbed != text:
+            record.msg, record.args = scrubbed, None
+        return True
+
+
+_HIDE_TOKENS = _HideInteractionTokens()
+for _name in ("discord.http", "discord.webhook.async_", "discord.client", "discord.gateway"):
+    logging.getLogger(_name).addFilter(_HIDE_TOKENS)
+
+
 def destination(channel: int | str) -> str:
     """The outbox destination of a Discord channel."""
     return f"discord:{channel}"
@@ -433,7 +453,8 @@ class DiscordResponder(OutboxResponder):
         self.interaction = interaction
         self.original_used = interaction is None
 
-    def _first(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def first_reply(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Mark ``payload`` as the one that fills the deferred response, if none has."""
         if not self.original_used:
             self.original_used = True
             payload["original"] = True
@@ -441,7 +462,7 @@ class DiscordResponder(OutboxResponder):
 
     async def reply(self, text: str, *, table: Table | None = None) -> MessageRef:
         """Queue a message: the deferred response's content first, follow-ups after."""
-        key = self.outbox.post(self.destination, self._first(self._payload(text, table)))
+        key = self.outbox.post(self.destination, self.first_reply(self._payload(text, table)))
         return MessageRef(self.destination, key)
 
     async def reply_private(self, text: str) -> None:
@@ -459,6 +480,13 @@ class DiscordResponder(OutboxResponder):
     async def confirm(self, request: ConfirmRequest) -> ConfirmResult:
         """Post the plan with Approve/Cancel and wait for enough approvers or the timeout."""
         return await self.adapter.ask(self, request)
+
+
+def _channel_post(item: OutboxItem) -> bool:
+    """Whether ``item`` is a channel message (limited per channel); answers through an
+    interaction's webhook have their own limits."""
+    payload = item.payload
+    return item.op == "post" and (not payload.get("interaction") or bool(payload.get("thread_key")))
 
 
 def _interaction_ref(interaction: discord.Interaction, at: float) -> dict[str, Any]:
@@ -496,7 +524,7 @@ class DiscordAdapter:
         self.client.add_dynamic_items(_confirm_button(self))
         delivery = DiscordDelivery(self.client.http, services.clock)
         count, per = POSTS_PER_CHANNEL
-        posts = RateLimit(count, per, lambda item: item.op == "post")
+        posts = RateLimit(count, per, _channel_post)
         services.outbox.add_route("discord", Route(delivery, limits=[posts]))
 
     # -- lifecycle -----------------------------------------------------------
@@ -734,7 +762,7 @@ class DiscordAdapter:
         text = f"{request.plan}\n{needs} Expires in {minutes} min."
         future: asyncio.Future[ConfirmResult] = asyncio.get_running_loop().create_future()
         self._waiters[conf.id] = future
-        payload = responder._first(
+        payload = responder.first_reply(
             {**responder._payload(text, None), "components": confirmation_components(conf.id)}
         )
         self.services.outbox.enqueue(responder.destination, "post", payload, message_key=key)

@@ -10,7 +10,14 @@ from typing import Any
 
 from bot.app import Bot
 from bot.registry import DEFAULT_REGISTRY, Registry
-from tests.fakes.discord_api import GENERAL, GUILD_ID, HIDDEN, READ_ONLY, DiscordFake, InteractionRecord
+from tests.fakes.discord_api import (
+    GENERAL,
+    GUILD_ID,
+    HIDDEN,
+    READ_ONLY,
+    DiscordFake,
+    InteractionRecord,
+)
 from tests.fakes.discord_payloads import FakeMessage
 from tests.harness import make_config
 

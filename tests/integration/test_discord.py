@@ -118,6 +118,15 @@ def _registry(gate: asyncio.Event | None = None) -> Registry:
         await gate.wait()
         await ctx.reply("slow finished")
 
+    @registry.command("progress")
+    async def progress(ctx: Context) -> None:
+        """Report progress in place, across a long wait."""
+        assert gate is not None
+        ref = await ctx.reply("step 1")
+        await gate.wait()
+        await ctx.update(ref, "step 2")
+        await ctx.update(ref, "step 3")
+
     @registry.command("report")
     async def report(ctx: Context, *, rows: int = 30) -> None:
         """A long text, a table and details in a thread."""
@@ -324,3 +333,66 @@ async def test_buttons_still_answer_after_a_restart(tmp_path: Path) -> None:
             await fake.wait_until(lambda: bool(click.followups))
             assert click.callback_types == [6] and "expired" in click.followups[0].content
             assert not any("acted on" in m.content for m in record.followups)
+
+
+async def test_tokens_never_reach_the_log(tmp_path: Path, caplog: Any) -> None:
+    import logging
+
+    caplog.set_level(logging.WARNING)  # discord.py's level under the bot's logging setup
+    async with discord_bot(tmp_path, registry=_registry(), **SETUP) as db:
+        db.fake.inject_429("PATCH /webhooks/{webhook_id}/{webhook_token}/messages/{message_id}", retry_after=0.3)
+        record = await db.command("ping", user=ALICE)
+        original = await db.answered(record)
+        assert original.content == "pong"
+        logged = "\n".join(r.getMessage() for r in caplog.records)
+        assert "rate limited" in logged and "/messages/@original" in logged  # the URL is named...
+        assert record.token not in logged and db.fake.token not in logged and "/***/" in logged  # ...not the token
+
+
+async def test_a_refused_token_or_a_foreign_application_stops_start_up(tmp_path: Path) -> None:
+    import discord.http
+    import pytest
+
+    from bot.errors import StartupError
+
+    base = discord.http.Route.BASE
+    with pytest.raises(StartupError, match="DISCORD_TOKEN"):
+        async with discord_bot(tmp_path, discord={"token": "not-the-token"}):
+            pass
+    with pytest.raises(StartupError, match="application_id 42"):
+        async with discord_bot(tmp_path, discord={"application_id": 42}):
+            pass
+    assert discord.http.Route.BASE == base  # nothing left pointed at the fake
+    async with discord_bot(tmp_path, discord={"guilds": []}) as db:  # no guilds: nothing synced
+        assert db.fake.command_syncs == []
+
+
+async def test_a_one_shot_exec_never_connects_to_discord(tmp_path: Path) -> None:
+    from bot.app import Bot
+    from tests.harness import make_config
+
+    async with DiscordFake() as fake:
+        cfg = make_config(tmp_path, chat={"discord": {"token": fake.token, "api_url": fake.api_url, "guilds": [GUILD_ID]}})
+        async with Bot(cfg, serve_http=False, connect_gateways=False) as bot:
+            bot.services.outbox.post(f"discord:{GENERAL}", {"text": "from exec"})
+        assert fake.gateway.connections == [] and fake.requests() == []
+        async with discord_bot(tmp_path, fake=fake) as db:  # the running bot delivers it
+            await db.fake.wait_until(lambda: db.texts() == ["from exec"])
+
+
+async def test_progress_after_the_interaction_token_expired_moves_to_a_channel_message(tmp_path: Path) -> None:
+    from tests.fakes.discord_api import ManualClock
+
+    gate = asyncio.Event()
+    clock = ManualClock()
+    async with DiscordFake(clock=clock) as fake, discord_bot(tmp_path, fake=fake, registry=_registry(gate), **SETUP) as db:
+        record = await db.command("progress", user=ALICE)
+        original = await db.answered(record)
+        assert original.content == "step 1"
+        clock.advance(16 * 60)  # a deploy outlives the 15-minute interaction token
+        gate.set()
+        await fake.wait_until(lambda: any(m.content == "step 3" for m in fake.messages(GENERAL) if m.webhook_id is None))
+        [moved] = [m for m in fake.messages(GENERAL) if m.webhook_id is None]
+        assert [r.content for r in moved.revisions][-1] == "step 3"
+        assert original.content == "step 1"  # the expired response is left as it was
+        assert db.bot.services.store.dead_items(5) == []
