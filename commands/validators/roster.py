@@ -25,7 +25,7 @@ async def validator_ready(
 ) -> None:
     """Record an operator's validator address as ready to be added.
 
-    For operators DevRel has checked by hand; the self-check (`operator start`) does
+    For operators DevRel has checked by hand; the self-check (`/operator start`) does
     the same on its own. An address already recorded is refused with its state.
     """
     name, _, _ = onboarding(ctx, network)
