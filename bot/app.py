@@ -40,6 +40,7 @@ from bot.sanity_wiring import wire_sanity
 from bot.tasks import TaskSupervisor
 from bot.web import WebServer
 from commands.sanity.schedules import SCHEDULER
+from integrations.aztec_node import AztecNodeAccess
 from state.store import Store
 
 log = logging.getLogger("testnet_bot.app")
@@ -63,6 +64,7 @@ class Bot:
         resume_runs: bool = True,
         config_source: str = "built-in defaults",
         local: bool = False,
+        connect_gateways: bool = True,
     ) -> None:
         self.config = config
         self.registry = registry
@@ -71,12 +73,16 @@ class Bot:
         self.resume = resume_runs
         self.config_source = config_source
         self.local = local
+        self.connect_gateways = connect_gateways
+        """Whether to connect to chat gateways (Discord): a terminal session never does,
+        so it never takes interactions from the running bot."""
         self.url: str | None = None
         self.ready = False
         self._stack = AsyncExitStack()
         self._services: Services | None = None
         self._dispatcher: Dispatcher | None = None
         self.slack: Any = None
+        self.discord: Any = None
 
     @property
     def services(self) -> Services:
@@ -144,6 +150,7 @@ class Bot:
             started_at=self.clock(),
             http=http,
             images=RegistryAccess(http),
+            aztec=AztecNodeAccess(http),
         )
         self._services.provide(SCHEDULER, scheduler)
         kube = KubeAccess(config.kubernetes)
@@ -164,6 +171,13 @@ class Bot:
             self._stack.push_async_callback(slack.stop)
             self.slack = slack
         background = not self.local
+        if config.chat.discord is not None and self.connect_gateways and background:
+            from integrations.chat.discord import DiscordAdapter
+
+            discord = DiscordAdapter(config.chat.discord, self._services, self._dispatcher)
+            await discord.start()
+            self._stack.push_async_callback(discord.stop)
+            self.discord = discord
         wire_incidents(self._services, server.app, http, self._stack, background=background)
         wire_sanity(self._services, http, schedules=self.resume and background)
         if self.serve_http and background:

@@ -279,14 +279,101 @@ class InfoConfig(Model):
         default=None,
         description="Slack channel (name from chat.slack.channels, or id) that --post uses.",
     )
+    discord_channel: str | None = Field(
+        default=None,
+        description="Discord channel (name from chat.discord.channels, or id) that --post"
+        " uses; default: chat.discord.channels.connection_info.",
+    )
+
+
+class SecretEnvVar(Model):
+    """An environment variable of a Job's container taken from a Kubernetes Secret."""
+
+    name: str = Field(description="Variable name in the container, e.g. PRIVATE_KEY.", min_length=1)
+    secret: str = Field(description="Secret in the Job's namespace.", pattern=_NAME)
+    key: str = Field(description="Key inside the Secret.", min_length=1)
+
+
+class ValidatorJob(Model):
+    """A command run as a Kubernetes Job for one validator address."""
+
+    image: str = Field(
+        description="Container image, e.g. aztecprotocol/aztec:0.62.0.", min_length=1
+    )
+    command: list[str] = Field(
+        default_factory=list, description="Entrypoint override; {address} is the address."
+    )
+    args: list[str] = Field(
+        default_factory=list,
+        description="Arguments; {address} becomes the validator's address (EIP-55 spelling).",
+    )
+    env: dict[str, str] = Field(default_factory=dict, description="Plain environment variables.")
+    secret_env: list[SecretEnvVar] = Field(
+        default_factory=list, description="Environment variables from Secrets (keys, RPC tokens)."
+    )
+    namespace: str | None = Field(
+        default=None, description="Namespace of the Job; default: the network's.", pattern=_NAME
+    )
+    timeout: Seconds = Field(default=600.0, description="A Job not done in this long fails.")
+    log_tail: int = Field(
+        default=20, ge=1, le=500, description="Log lines of a failed Job shown to the user."
+    )
+    seconds_ = _durations("timeout")
+
+    @field_validator("command", "args")
+    @classmethod
+    def _placeholders(cls, v: list[str]) -> list[str]:
+        for item in v:
+            try:
+                item.format(address="0x0")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"{item!r}: only {{address}} may be used ({exc})") from None
+        return v
 
 
 class ValidatorsConfig(Model):
-    """Validator onboarding limits."""
+    """Validator onboarding: the operator self-check and adding validators to the set."""
 
-    max: int = Field(default=48, ge=1, description="Largest validator set.")
-    start_epoch: int = Field(default=5, ge=0, description="First epoch operators may join.")
-    epoch_query: str | None = Field(default=None, description="PromQL giving the current epoch.")
+    max: int = Field(default=48, ge=1, description="Largest validator set (added + adding).")
+    start_epoch: int = Field(default=5, ge=0, description="First epoch validators may be added.")
+    epoch_query: str | None = Field(
+        default=None,
+        description="PromQL giving the current epoch; without it the epoch is not checked.",
+    )
+    prometheus_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="Prometheus for epoch_query; default: the network's sanity.prometheus.url.",
+    )
+    per_day: int | None = Field(
+        default=None, ge=1, description="At most this many validators added in any 24 hours."
+    )
+    reference_rpc: AnyHttpUrl | None = Field(
+        default=None,
+        description="The network's reference Aztec node (JSON-RPC) the self-check asks.",
+    )
+    rpc_timeout: Seconds = Field(
+        default=10.0, description="How long the reference node may take to answer."
+    )
+    self_check_tries: int = Field(
+        default=3, ge=1, description="Self-check tries one user may make per hour."
+    )
+    discord_guild: int | None = Field(
+        default=None, description="Guild of the self-check role; default: the chat.discord guild."
+    )
+    discord_role: int | None = Field(
+        default=None, description="Discord role id granted to operators who pass the self-check."
+    )
+    discord_channel: int | None = Field(
+        default=None, description="Discord channel id for each added validator's public notice."
+    )
+    add_job: ValidatorJob | None = Field(
+        default=None, description="The Job that adds one validator; required for `validator add`."
+    )
+    remove_job: ValidatorJob | None = Field(
+        default=None,
+        description="The Job that removes one validator; without it, remove updates the record.",
+    )
+    seconds_ = _durations("rpc_timeout")
 
 
 class RegistryConfig(Model):
@@ -406,14 +493,33 @@ class SlackChat(Model):
 
 
 class DiscordChat(Model):
-    """Discord bot connection."""
+    """Discord bot connection: the gateway for ``/testnet`` and buttons, REST for posts."""
 
     token: SecretStr = Field(description="Bot token, e.g. ${DISCORD_TOKEN}.")
-    application_id: int | None = Field(default=None, description="Application id.")
-    guild_id: int | None = Field(default=None, description="Guild to sync commands to.")
+    application_id: int | None = Field(
+        default=None, description="Application id; checked against the token's at start-up."
+    )
+    guilds: list[int] = Field(
+        default_factory=list,
+        description="Guild (server) ids /testnet is synced to; none: commands are not synced.",
+    )
     channels: dict[str, int] = Field(
         default_factory=dict, description="Named channel ids, e.g. {connection_info: 123}."
     )
+    api_url: AnyHttpUrl | None = Field(
+        default=None, description="REST base URL (tests); its /gateway/bot names the gateway."
+    )
+    confirm_timeout: Seconds = Field(
+        default=600.0, description="Approve buttons expire after (at most 14 min)."
+    )
+    seconds_ = _durations("confirm_timeout")
+
+    @field_validator("confirm_timeout")
+    @classmethod
+    def _within_token_life(cls, v: float) -> float:
+        if not 0 < v <= 840:
+            raise ValueError("must be more than 0 s and at most 14 min (Discord's 15 min window)")
+        return v
 
     platform: ClassVar[str] = "discord"
 
@@ -490,7 +596,7 @@ class MatrixRow(Model):
     matchers: list[str] = Field(
         default_factory=list,
         description=(
-            "Alertmanager-syntax matchers, all must hold, e.g. alertname=~\"Block.*\";"
+            'Alertmanager-syntax matchers, all must hold, e.g. alertname=~"Block.*";'
             " read as Alertmanager reads them (comma-separated, RE2 regexes)."
         ),
     )

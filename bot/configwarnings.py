@@ -13,14 +13,6 @@ def config_warnings(config: BotConfig) -> list[tuple[WarningPath, str]]:
     """Every section of ``config`` that is set but has no effect, with its path and
     what to do about it. An empty list means everything configured is used."""
     found: list[tuple[WarningPath, str]] = []
-    if config.chat.discord is not None:
-        found.append(
-            (
-                ("chat", "discord"),
-                "Discord is not supported yet: the bot does not connect to Discord and "
-                "ignores this section",
-            )
-        )
     for name, net in config.networks.items():
         where: WarningPath = ("networks", name)
         if net.info.slack_channel is not None and config.chat.slack is None:
@@ -35,19 +27,12 @@ def config_warnings(config: BotConfig) -> list[tuple[WarningPath, str]]:
             found.append(
                 ((*where, "info"), "has no effect: the network has no connection_info entries")
             )
-        if "validators" in net.model_fields_set:
-            found.append(
-                (
-                    (*where, "validators"),
-                    "has no effect yet: validator onboarding is not built into this bot",
-                )
-            )
         prometheus = net.sanity.prometheus
         if prometheus is not None and not prometheus.checks:
             found.append(((*where, "sanity", "prometheus"), "has no effect: it lists no checks"))
     for i, row in enumerate(config.resolution_matrix):
         if config.chat.discord is not None:
-            continue  # already warned about as a whole
+            continue
         if row.public:
             found.append(
                 (

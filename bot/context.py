@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from bot.metrics import Metrics
     from bot.outbox import Outbox
     from bot.registry_access import RegistryAccess
+    from integrations.aztec_models import AztecNodes
 
 
 T = TypeVar("T")
@@ -58,6 +59,8 @@ class Services:
     http: aiohttp.ClientSession | None = None
     kube: KubeAccess | None = None
     images: RegistryAccess | None = None
+    aztec: AztecNodes | None = None
+    """Clients for Aztec nodes' JSON-RPC (the self-check's reference node)."""
     clock: Callable[[], float] = time.time
     started_at: float = field(default_factory=time.time)
     provided: dict[ServiceKey[Any], Any] = field(default_factory=dict)

@@ -53,7 +53,7 @@ class Dispatcher:
             spec: CommandSpec | None = None
             detail = ""
             try:
-                words = _words(invocation.text)
+                words = _words(invocation.text, self.services.registry.roots())
                 spec, rest = self.services.registry.resolve(words)
                 if spec is None:
                     outcome, detail = await self._unknown(invocation, words)
@@ -191,7 +191,9 @@ class Dispatcher:
 _QUOTING = frozenset("\"'\\“”„‘’«»")
 
 
-def _words(text: str) -> list[str]:
+def _words(text: str, roots: frozenset[str] = frozenset()) -> list[str]:
+    """The command's words without the ``/testnet`` prefix; ``/operator start`` (a
+    top-level command's slash form) becomes ``operator start``."""
     if _QUOTING.isdisjoint(text):
         words: list[str] = text.split()  # what split_words would give, much faster
     else:
@@ -201,6 +203,8 @@ def _words(text: str) -> list[str]:
             raise UsageError(messages.UNPARSEABLE.format(reason=exc)) from None
     if words and words[0] in PREFIXES:
         words = words[1:]
+    elif words and words[0].startswith("/") and words[0][1:] in roots:
+        words[0] = words[0][1:]
     if not words:
         raise UsageError(messages.EMPTY_COMMAND)
     return words

@@ -104,6 +104,8 @@ class CommandSpec:
     plan: Callable[..., Awaitable[str]] | None = None
     hidden: bool = False
     network_param: str | None = field(default=None)
+    top_level: bool = False
+    """Also a slash command of its own (``/operator start``), not only under ``/testnet``."""
 
     @property
     def name(self) -> str:
@@ -321,7 +323,7 @@ def _params(handler: Handler) -> tuple[Param, ...]:
                 option_only,
             )
         )
-    positional = [p for p in params if not p.flag]
+    positional = [p for p in params if not p.flag and not p.option_only]
     if any(p.rest for p in positional[:-1]):
         raise TypeError(f"{handler.__qualname__}: a Rest parameter must be the last positional")
     return tuple(params)
@@ -357,11 +359,14 @@ class Registry:
         dangerous: bool = False,
         plan: Callable[..., Awaitable[str]] | None = None,
         hidden: bool = False,
+        top_level: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Register the decorated handler as ``/testnet <name>``; return it unchanged.
 
         ``plan`` (same parameters as the handler) describes what a dangerous command
-        will do; it is shown in the confirmation.
+        will do; it is shown in the confirmation. With ``top_level`` the command's first
+        word is also a slash command of its own: ``/operator start`` is ``/testnet
+        operator start``.
         """
 
         def register(handler: Handler) -> Handler:
@@ -382,6 +387,7 @@ class Registry:
                 plan=plan,
                 hidden=hidden,
                 network_param="network" if any(p.name == "network" for p in params) else None,
+                top_level=top_level,
             )
             return handler
 
@@ -421,6 +427,11 @@ class Registry:
         if subs:
             return "\n".join(f"`/testnet {s.usage()}`  {s.summary}" for s in subs)
         return None
+
+    def roots(self) -> frozenset[str]:
+        """First words that are slash commands of their own (``operator`` for
+        ``/operator``), from commands registered with ``top_level``."""
+        return frozenset(s.path[0] for s in self._specs.values() if s.top_level)
 
     def names(self) -> Iterable[str]:
         """Every command name (for suggestions)."""

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.context import Services
-from commands.common import SANITY_CHECKS
-from commands.sanity.commands import PROBES, GateChecks
+from commands.common import PROBES, SANITY_CHECKS
+from commands.sanity.commands import GateChecks
 from commands.sanity.schedules import restore_schedules
 from integrations.probes import HttpProbes
 

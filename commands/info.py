@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from bot.config import BotConfig, ConnectionEntry, NetworkConfig
 from bot.context import Context, Services
+from bot.core import Table
 from bot.errors import CommandError
 from bot.registry import Help, command
+from bot.responder import table_payload
 from commands.common import kube_for
 from integrations.kube_models import KubeError, Service, same_repository, selector_matches
 
@@ -152,33 +154,58 @@ def render_info(network: str, lines: list[InfoLine]) -> str:
     return f"📡 Connection info for `{network}`:\n```\n{body}\n```"
 
 
-def info_destination(config: BotConfig, net: NetworkConfig) -> str | None:
-    """Where ``--post`` publishes (the Slack channel's destination), or None if not
-    configured."""
-    channel = net.info.slack_channel
-    if channel is None or config.chat.slack is None:
-        return None
-    return config.chat.slack.destination(channel)
+def info_destinations(config: BotConfig, net: NetworkConfig) -> list[str]:
+    """Where ``--post`` publishes: the Slack channel and the Discord channel, each only
+    when configured (Discord's default is ``chat.discord.channels.connection_info``)."""
+    found: list[str] = []
+    if net.info.slack_channel is not None and config.chat.slack is not None:
+        found.append(config.chat.slack.destination(net.info.slack_channel))
+    discord = config.chat.discord
+    if discord is not None:
+        name = net.info.discord_channel or "connection_info"
+        destination = discord.destination(name)
+        if destination is None and name.isdigit():
+            destination = f"{discord.platform}:{name}"
+        if destination is not None:
+            found.append(destination)
+    return found
 
 
-def publish_info(services: Services, network: str, destination: str, text: str) -> str:
-    """Post the info to ``destination``, or edit the message posted there before.
+def info_table(lines: list[InfoLine]) -> Table:
+    """The info as a two-column table (an embed in Discord)."""
+    rows = tuple(
+        (line.name, line.value + (f" ({line.note})" if line.note and line.note != "TCP" else ""))
+        for line in lines
+    )
+    return Table(("Variable", "Value"), rows)
+
+
+def publish_info(
+    services: Services,
+    network: str,
+    destination: str,
+    text: str,
+    table: Table | None = None,
+) -> str:
+    """Post the info to ``destination``, or edit the message posted there before
+    (Discord destinations get ``table`` as an embed under the first line of ``text``).
 
     Returns ``posted``, ``edited`` or ``unchanged``.
     """
     repo = services.store.sanity
+    payload: dict[str, Any] = {"text": text}
+    if table is not None and destination.startswith("discord:"):
+        payload = {"text": text.split("\n", 1)[0], "table": table_payload(table)}
     earlier = repo.info_post(network, destination)
     if earlier is not None and not services.store.message_alive(earlier.message_key):
         earlier = None  # the first post was refused for good: post afresh
     if earlier is not None and earlier.text == text:
         return "unchanged"
     if earlier is not None:
-        services.outbox.enqueue(
-            destination, "update", {"text": text}, message_key=earlier.message_key
-        )
+        services.outbox.enqueue(destination, "update", payload, message_key=earlier.message_key)
         repo.save_info_post(network, destination, earlier.message_key, text)
         return "edited"
-    key = services.outbox.post(destination, {"text": text})
+    key = services.outbox.post(destination, payload)
     repo.save_info_post(network, destination, key, text)
     return "posted"
 
@@ -186,8 +213,8 @@ def publish_info(services: Services, network: str, destination: str, text: str) 
 async def refresh_after_deploy(services: Services, network: str, net: NetworkConfig) -> str | None:
     """After a deploy: publish the info when every address exists; return a note for
     the deploy's thread (None when no channel is configured)."""
-    destination = info_destination(services.config, net)
-    if destination is None or not net.connection_info:
+    destinations = info_destinations(services.config, net)
+    if not destinations or not net.connection_info:
         return None
     try:
         lines = await gather_info(services, net)
@@ -197,8 +224,10 @@ async def refresh_after_deploy(services: Services, network: str, net: NetworkCon
     if waiting:
         names = ", ".join(f"{line.name} ({line.note})" for line in waiting)
         return f"📡 Connection info not posted yet: {names}. `/testnet info {network} --post`."
-    outcome = publish_info(services, network, destination, render_info(network, lines))
-    return f"📡 Connection info {outcome} in {destination}."
+    text = render_info(network, lines)
+    table = info_table(lines)
+    done = [f"{publish_info(services, network, d, text, table)} in {d}" for d in destinations]
+    return f"📡 Connection info {'; '.join(done)}."
 
 
 @command("info")
@@ -219,23 +248,28 @@ async def info(
         raise CommandError(
             f"`{name}` has no connection info configured (`networks.{name}.connection_info`)."
         )
-    destination = None
+    destinations: list[str] = []
     if post:
         ctx.services.permissions.require(ctx.invocation.actor, "deploy", "info --post")
-        destination = info_destination(ctx.config, net)
-        if destination is None:
+        destinations = info_destinations(ctx.config, net)
+        if not destinations:
             raise CommandError(
-                f"No channel to post to: set `networks.{name}.info.slack_channel` "
-                "and configure `chat.slack` (Discord is not supported yet)."
+                f"No channel to post to: set `networks.{name}.info.slack_channel` with "
+                "`chat.slack`, or `chat.discord.channels.connection_info` (or "
+                f"`networks.{name}.info.discord_channel`) with `chat.discord`."
             )
     lines = await gather_info(ctx.services, net)
     text = render_info(name, lines)
-    if destination is None:
+    if not destinations:
         await ctx.reply(text)
         return
     waiting = [line for line in lines if line.pending or line.missing]
     if waiting:
         names = ", ".join(line.name for line in waiting)
         raise CommandError(f"{text}\nNot posted: {names} not ready yet; try again later.")
-    outcome = publish_info(ctx.services, name, destination, text)
-    await ctx.reply(f"{text}\n{outcome.capitalize()} in {destination}.")
+    table = info_table(lines)
+    done = [
+        f"{publish_info(ctx.services, name, d, text, table).capitalize()} in {d}"
+        for d in destinations
+    ]
+    await ctx.reply(f"{text}\n{'; '.join(done)}.")

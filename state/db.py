@@ -286,6 +286,64 @@ def _v8_outbox_lanes(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v9_command_syncs(conn: sqlite3.Connection) -> None:
+    """The digest of the command schema last synced to each chat scope (a Discord
+    guild), so an unchanged schema is not synced again."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE command_syncs (
+            platform TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            synced_at REAL NOT NULL,
+            PRIMARY KEY (platform, scope)
+        ) WITHOUT ROWID
+        """,
+    )
+
+
+def _v10_validators(conn: sqlite3.Connection) -> None:
+    """Validator onboarding: each address of each network with its state (ready,
+    adding, added, failed, removed), who moved it there and when; and every operator
+    self-check try (for the hourly limit per user)."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE validators (
+            network TEXT NOT NULL,
+            address TEXT NOT NULL,
+            state TEXT NOT NULL,
+            operator TEXT NOT NULL DEFAULT '',
+            operator_discord TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL,
+            ready_by TEXT NOT NULL,
+            ready_at REAL NOT NULL,
+            added_by TEXT NOT NULL DEFAULT '',
+            added_at REAL,
+            job TEXT NOT NULL DEFAULT '',
+            error TEXT NOT NULL DEFAULT '',
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (network, address)
+        );
+        CREATE INDEX validators_state ON validators(network, state);
+
+        CREATE TABLE self_checks (
+            id INTEGER PRIMARY KEY,
+            ts REAL NOT NULL,
+            platform TEXT NOT NULL,
+            user TEXT NOT NULL,
+            network TEXT NOT NULL,
+            address TEXT NOT NULL,
+            block INTEGER,
+            outcome TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX self_checks_user ON self_checks(platform, user, ts)
+        """,
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1,
     _v2,
@@ -295,6 +353,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v6,
     _v7_seen_requests,
     _v8_outbox_lanes,
+    _v9_command_syncs,
+    _v10_validators,
 )
 """Forward migrations; entry ``i`` takes the schema from version ``i`` to ``i + 1``."""
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
+from state.command_syncs import CommandSyncs
 from state.confirmations import Confirmations
 from state.db import open_database, transaction
 from state.incidents import Incidents
@@ -31,6 +32,7 @@ from state.records import (
 )
 from state.sanity import SanityRepo
 from state.seen import SeenRequests
+from state.validators import ValidatorRepo
 
 Clock = Callable[[], float]
 
@@ -62,6 +64,8 @@ class Store:
         self.incidents = Incidents(self.conn, clock)
         self.sanity = SanityRepo(self.conn, clock)
         self.seen = SeenRequests(self.conn, clock)
+        self.validators = ValidatorRepo(self.conn, clock)
+        self.command_syncs = CommandSyncs(self.conn, clock)
 
     @classmethod
     def open(cls, path: str | Path, clock: Clock = time.time) -> Store:
@@ -456,6 +460,16 @@ class Store:
             (key, destination, self.clock()),
         )
         return key
+
+    def named_message(self, key: str, destination: str) -> bool:
+        """Reserve the caller-chosen ``key`` (one message per incident, say); True if it
+        is new, False if it was reserved before."""
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO messages (key, destination, ref, created_at)"
+            " VALUES (?, ?, NULL, ?)",
+            (key, destination, self.clock()),
+        )
+        return cur.rowcount == 1
 
     def set_message_ref(self, key: str, ref: dict[str, Any]) -> None:
         """Record where the platform put a message (e.g. Slack channel and ts)."""

@@ -15,12 +15,12 @@ from bot.context import Context, Services
 from bot.core import ConfirmRequest, MessageRef
 from bot.errors import AlreadyReported, CommandError
 from bot.registry import Help, command, workflow
-from commands.common import kube_for
+from commands.common import Progress, kube_for, resumed_progress
 from commands.deploy.gate import after_rollout
 from commands.deploy.image_tags import TagPlan, check_image, choose_tag
 from commands.deploy.rollback import RestorePlan, execute_rollback, steps_to_restore
-from commands.deploy.rollout import Progress, Step, describe_plan, elapsed, plan_steps
-from commands.deploy.runs import check_network_free, resumed_progress, roll_run, start_run
+from commands.deploy.rollout import Step, describe_plan, elapsed, plan_steps
+from commands.deploy.runs import check_network_free, roll_run, start_run
 from commands.deploy.versions import Version
 from integrations.kube_models import KubeError
 from state.records import Run

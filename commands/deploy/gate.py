@@ -16,8 +16,8 @@ import time
 from bot.config import NetworkConfig
 from bot.context import Services
 from bot.core import MessageRef
-from commands.common import SANITY_CHECKS, CheckRound, SanityChecks
-from commands.deploy.rollout import Failure, Progress, Step
+from commands.common import SANITY_CHECKS, CheckRound, Progress, SanityChecks
+from commands.deploy.rollout import Failure, Step
 from commands.info import refresh_after_deploy
 from commands.text import duration
 from state.records import Run

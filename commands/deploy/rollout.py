@@ -15,10 +15,11 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from bot.config import NetworkConfig
 from bot.core import MessageRef
+from commands.common import Progress
 from commands.deploy.rollout_report import (
     current_pods,
     pod_report,
@@ -30,16 +31,6 @@ from state.store import Store
 
 if TYPE_CHECKING:
     from integrations.kube import KubeClient
-
-
-class Progress(Protocol):
-    """Where a rollout reports: the responder methods it needs."""
-
-    async def reply(self, text: str) -> MessageRef: ...
-
-    async def update(self, ref: MessageRef, text: str) -> None: ...
-
-    async def reply_in_thread(self, ref: MessageRef, text: str) -> MessageRef: ...
 
 
 @dataclass

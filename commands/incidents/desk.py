@@ -530,8 +530,13 @@ class IncidentDesk:
         if not row.public or discord is None:
             return
         channel = discord.channels.get(self.settings.discord_channel)
-        if channel is not None:
-            self.store.enqueue(f"discord:{channel}", "post", {"text": text.public_status(incident)})
+        if channel is None:
+            return
+        dest = f"discord:{channel}"
+        key = f"incident-public:{incident.id}:{channel}"  # one status message, edited
+        first = self.store.named_message(key, dest)
+        op = "post" if first else "update"
+        self.store.enqueue(dest, op, {"text": text.public_status(incident)}, message_key=key)
 
     def alerts(self, incident_id: int) -> list[StoredAlert]:
         """An incident's alerts (for ``/testnet incident <id>``)."""

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from bot.config import HttpCheck, LogCheck, NetworkConfig, PodsCheck, PrometheusCheck
-from bot.context import Context, ServiceKey, Services
+from bot.context import Context, Services
 from bot.core import Table
 from bot.errors import AlreadyReported, CommandError
 from bot.registry import Help, command
-from commands.common import CheckRound, kube_for
+from commands.common import PROBES, CheckRound, kube_for
 from integrations.kube_models import KubeError, Pod, same_repository
 from integrations.probe_models import MetricSample, ProbeError, Probes
 from state.store import Store
@@ -195,12 +195,6 @@ def has_checks(net: NetworkConfig) -> bool:
     """Whether the network declares any sanity check."""
     s = net.sanity
     return bool(s.pods or s.logs or s.http or (s.prometheus and s.prometheus.checks))
-
-
-PROBES: ServiceKey[Probes] = ServiceKey(
-    "probes", "This bot has no HTTP client for Prometheus and HTTP checks."
-)
-"""The Prometheus and HTTP probes the checks use."""
 
 
 def probes_for(services: Services) -> Probes:

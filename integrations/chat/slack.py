@@ -435,6 +435,8 @@ class SlackAdapter:
         self._waiters: dict[str, asyncio.Future[ConfirmResult]] = {}
         self._socket: AsyncSocketModeHandler | None = None
         self.app.command("/testnet")(self._on_command)
+        for root in sorted(services.registry.roots()):  # /operator, /validator
+            self.app.command(f"/{root}")(self._on_command)
         self.app.action(APPROVE_ACTION)(self._on_approve)
         self.app.action(CANCEL_ACTION)(self._on_cancel)
         delivery = SlackDelivery(self.client, http)
@@ -563,7 +565,8 @@ class SlackAdapter:
         user = command["user_id"]
         name = await self.names.name_of(user, command.get("user_name") or "")
         actor = Actor("slack", user, name, await self.groups.groups_of(user))
-        text = f"/testnet {command.get('text', '')}".strip()
+        slash = str(command.get("command") or "/testnet")  # /operator and /validator too
+        text = f"{slash} {command.get('text', '')}".strip()
         responder = SlackResponder(self, command["channel_id"], command.get("response_url"), user)
         invocation = Invocation(
             actor=actor,

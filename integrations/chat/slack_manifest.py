@@ -9,7 +9,7 @@ import yaml
 from bot.registry import Registry
 
 BOT_SCOPES = (
-    "commands",  # the /testnet slash command
+    "commands",  # the /testnet slash command (and the top-level ones)
     "chat:write",  # replies, progress edits, confirmations, incident threads
     "chat:write.public",  # incident threads in public channels the bot was not invited to
     "usergroups:read",  # roles granted to Slack user groups
@@ -31,6 +31,23 @@ def usage_hint(registry: Registry) -> str:
     return hint
 
 
+def _top_level_commands(registry: Registry) -> list[dict[str, Any]]:
+    """``/operator``, ``/validator``…: one slash command per top-level command word."""
+    entries = []
+    for root in sorted(registry.roots()):
+        specs = [s for s in registry.specs() if s.path[0] == root and s.top_level]
+        hint = " | ".join(" ".join(s.usage().split()[1:]) for s in specs)
+        entries.append(
+            {
+                "command": f"/{root}",
+                "description": specs[0].summary[:USAGE_HINT_LIMIT],
+                "usage_hint": hint if len(hint) <= USAGE_HINT_LIMIT else hint[:97] + "…",
+                "should_escape": False,
+            }
+        )
+    return entries
+
+
 def manifest(registry: Registry, *, url: str | None, name: str = "testnet-bot") -> dict[str, Any]:
     """The manifest: HTTP mode when ``url`` is given, Socket Mode otherwise."""
     command: dict[str, Any] = {
@@ -44,9 +61,11 @@ def manifest(registry: Registry, *, url: str | None, name: str = "testnet-bot") 
         "socket_mode_enabled": url is None,
         "token_rotation_enabled": False,
     }
+    commands = [command, *_top_level_commands(registry)]
     if url is not None:
         endpoint = url.rstrip("/") + EVENTS_PATH
-        command["url"] = endpoint
+        for entry in commands:
+            entry["url"] = endpoint
         settings["interactivity"] = {"is_enabled": True, "request_url": endpoint}
     else:
         settings["interactivity"] = {"is_enabled": True}
@@ -57,7 +76,7 @@ def manifest(registry: Registry, *, url: str | None, name: str = "testnet-bot") 
         },
         "features": {
             "bot_user": {"display_name": name, "always_online": True},
-            "slash_commands": [command],
+            "slash_commands": commands,
         },
         "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},
         "settings": settings,

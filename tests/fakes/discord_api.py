@@ -91,7 +91,9 @@ ROUTE_BUCKETS: Mapping[str, tuple[int, float]] = {
     "PUT /guilds/{guild_id}/members/{user_id}/roles/{role_id}": (10, 10.0),
     "DELETE /guilds/{guild_id}/members/{user_id}/roles/{role_id}": (10, 10.0),
 }
-MAJOR_PARAMETERS = ("channel_id", "guild_id", "webhook_id", "webhook_token")
+# Discord keys buckets by these; an interaction callback's bucket is its own interaction
+# (as discord.py's routes for callbacks say), so a burst of interactions is not one bucket.
+MAJOR_PARAMETERS = ("channel_id", "guild_id", "webhook_id", "webhook_token", "interaction_id", "interaction_token")
 
 
 class DiscordError(Exception):

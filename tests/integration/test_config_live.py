@@ -169,15 +169,16 @@ async def test_sections_with_no_effect_are_warned_about_by_check_and_at_start_up
 ) -> None:
     config = tmp_path / "bot.yaml"
     config.write_text(
-        f"chat:\n  discord: {{token: t}}\nstate: {{path: {tmp_path / 'bot.db'}}}\n",
+        "resolution_matrix: [{event: e, action: a, criticality: Minor, public: true}]\n"
+        f"state: {{path: {tmp_path / 'bot.db'}}}\n",
         encoding="utf-8",
     )
     code, out, err = await run_cli("config", "check", "--config", str(config))
     assert code == 0, err
-    assert "warning: chat.discord: Discord is not supported yet" in out
+    assert "warning: resolution_matrix.0.public: has no effect" in out
     code, out, err = await run_cli("exec", "--config", str(config), "/testnet help")
     assert code == 0, err
-    assert "chat.discord: Discord is not supported yet" in err
+    assert "resolution_matrix.0.public: has no effect" in err
     # Without the section: no warning.
     config.write_text(f"state: {{path: {tmp_path / 'bot.db'}}}\n", encoding="utf-8")
     code, out, err = await run_cli("config", "check", "--config", str(config))

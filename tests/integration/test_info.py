@@ -35,7 +35,7 @@ async def test_info_shows_addresses_and_a_pending_service_is_not_an_error(
             )
             assert bot.last_outcome is not None and bot.last_outcome.success
             out = await bot.say("/testnet info alpha --post")
-            assert "No channel to post to" in out and "Discord is not supported yet" in out
+            assert "No channel to post to" in out and "chat.discord.channels.connection_info" in out
             assert bot.store.sanity.info_posts("alpha") == []
 
 

@@ -35,8 +35,11 @@ def test_the_manifest_matches_the_registry_and_the_readme() -> None:
         cwd=ROOT,
     ).stdout
     manifest = yaml.safe_load(out)
-    (command,) = manifest["features"]["slash_commands"]
+    command, *top_level = manifest["features"]["slash_commands"]
     assert command["command"] == "/testnet"
+    # commands registered as top-level are slash commands of their own, same endpoint
+    assert [c["command"] for c in top_level] == [f"/{r}" for r in sorted(DEFAULT_REGISTRY.roots())]
+    assert all(c["url"] == command["url"] for c in top_level)
     assert command["url"] == "https://testnet-bot.example.org/slack/events"
     # every top-level command, in order, until Slack's limit (more commands than fit now)
     assert command["usage_hint"] == usage_hint(DEFAULT_REGISTRY)

@@ -94,3 +94,17 @@ def test_sanity_bench_prints_the_bot_the_kubectl_loop_and_the_ratio() -> None:
     assert figures["bot_sanity_s"]["verdict"] == "pass" and figures["bot_sanity_s"]["pods"] == 4
     assert figures["kubectl_grep_loop_s"]["kubectl_runs"] == 2 * 3 + 1 * 2 + 1
     assert figures["ratio_loop_over_bot"]["value"] > 0
+
+
+def test_discord_ack_bench_prints_both_clients_and_the_ratios() -> None:
+    lines = run_bench("discord_ack.py", "--burst", "10", "--total", "20", "--concurrency", "2")
+    apps = {(line.get("app"), line.get("shape")) for line in lines if "app" in line}
+    assert apps == {
+        ("bare_discord_py", "burst_10"),
+        ("bare_discord_py", "20_at_concurrency_2"),
+        ("testnet_bot", "burst_10"),
+        ("testnet_bot", "20_at_concurrency_2"),
+    }
+    assert all(line["missing"] == 0 and line["late"] == 0 for line in lines if "app" in line)
+    (ratios,) = [line for line in lines if line.get("figure") == "ratios_bot_over_bare"]
+    assert ratios["burst_p99"] > 0 and ratios["steady_p99"] > 0

@@ -333,13 +333,9 @@ def test_sections_with_no_effect_are_warnings() -> None:
       discord: {token: t}
     """
     assert warnings_of(text) == [
-        "chat.discord: Discord is not supported yet: the bot does not connect to Discord "
-        "and ignores this section (line 8)",
         "networks.alpha.info.slack_channel: has no effect: chat.slack is not configured, "
         "so `info --post` has nowhere to post (line 5)",
         "networks.alpha.info: has no effect: the network has no connection_info entries (line 5)",
-        "networks.alpha.validators: has no effect yet: validator onboarding is not built "
-        "into this bot (line 6)",
     ]
     assert warnings_of(VALID) == []
     assert warnings_of("") == []
