@@ -175,10 +175,10 @@ async def test_sections_with_no_effect_are_warned_about_by_check_and_at_start_up
     )
     code, out, err = await run_cli("config", "check", "--config", str(config))
     assert code == 0, err
-    assert "warning: resolution_matrix.0.public: has no effect" in out
+    assert "warning: resolution_matrix[0].public: has no effect" in out
     code, out, err = await run_cli("exec", "--config", str(config), "/testnet help")
     assert code == 0, err
-    assert "resolution_matrix.0.public: has no effect" in err
+    assert "resolution_matrix[0].public: has no effect" in err
     # Without the section: no warning.
     config.write_text(f"state: {{path: {tmp_path / 'bot.db'}}}\n", encoding="utf-8")
     code, out, err = await run_cli("config", "check", "--config", str(config))
