@@ -24,6 +24,8 @@ AIOHTTP_HOMES = {
     "bot/sanity_wiring.py",
     "bot/web.py",
     "bot/webhooks.py",
+    "integrations/aztec_node.py",
+    "integrations/chat/discord.py",
     "integrations/chat/slack.py",
     "integrations/github.py",
     "integrations/kube.py",
