@@ -1,18 +1,25 @@
-"""What several capabilities share: the Kubernetes client for a network, and the port
-through which a deploy's post-deploy gate runs the sanity checks without the deploy
-capability depending on the sanity one (the composition root connects the two)."""
+"""What several capabilities share: the Kubernetes client for a network, where a
+resumed run reports, and the port through which a deploy's post-deploy gate runs the
+sanity checks without the deploy capability depending on the sanity one (the
+composition root connects the two)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from bot.config import NetworkConfig
 from bot.context import ServiceKey, Services
+from bot.core import MessageRef
 from bot.errors import CommandError
+from bot.responder import OutboxResponder
+from state.records import Run
 
 if TYPE_CHECKING:
     from integrations.kube import KubeClient
+
+log = logging.getLogger("testnet_bot.runs")
 
 
 async def kube_for(services: Services, net: NetworkConfig) -> KubeClient:
@@ -54,3 +61,31 @@ SANITY_CHECKS: ServiceKey[SanityChecks] = ServiceKey(
     "sanity checks", "Sanity checks are not available in this bot."
 )
 """The sanity checks, as the post-deploy gate runs them."""
+
+
+class LogProgress:
+    """Progress for a resumed run whose terminal session is gone: logged, not posted."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    async def reply(self, text: str) -> MessageRef:
+        log.info("%s %s: %s", self.run.kind, self.run.id, text, extra={"event": "run_report"})
+        return MessageRef("log", self.run.id)
+
+    async def update(self, ref: MessageRef, text: str) -> None:
+        log.debug("%s %s: %s", self.run.kind, self.run.id, text)
+
+    async def reply_in_thread(self, ref: MessageRef, text: str) -> MessageRef:
+        return await self.reply(text)
+
+
+def resumed_progress(
+    services: Services, run: Run
+) -> tuple[OutboxResponder | LogProgress, MessageRef]:
+    """Where a resumed run reports: its original message (chat), or the log (shell)."""
+    destination = str(run.reply_to.get("destination", ""))
+    key = str(run.reply_to.get("message_key", ""))
+    if not destination or destination.startswith("shell:") or not key:
+        return LogProgress(run), MessageRef("log", run.id)
+    return OutboxResponder(services.outbox, destination), MessageRef(destination, key)

@@ -21,7 +21,7 @@ from commands.deploy.image_tags import TagPlan, check_image, choose_tag
 from commands.deploy.rollback import RestorePlan, execute_rollback, steps_to_restore
 from commands.deploy.rollout import Progress, Step, describe_plan, elapsed, plan_steps
 from commands.deploy.runs import check_network_free, resumed_progress, roll_run, start_run
-from commands.deploy.versions import Version
+from commands.versions import Version
 from integrations.kube_models import KubeError
 from state.records import Run
 

@@ -21,7 +21,7 @@ from bot.registry import Help, Option, command, workflow
 from commands.common import kube_for
 from commands.deploy.rollout import Progress, Step, describe_plan, elapsed, pods_by_workload
 from commands.deploy.runs import check_network_free, resumed_progress, roll_run, start_run
-from commands.deploy.versions import Version
+from commands.versions import Version
 from integrations.kube_models import KubeError
 from state.records import Run
 

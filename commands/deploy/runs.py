@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Any
 from bot.context import Context, Services
 from bot.core import MessageRef
 from bot.errors import CommandError
-from bot.responder import OutboxResponder
-from commands.common import kube_for
+from commands.common import LogProgress, kube_for, resumed_progress
 from commands.deploy.rollout import Failure, Progress, Rollout, Step
 from commands.text import ago
 from integrations.kube_models import KubeError
@@ -21,6 +20,7 @@ if TYPE_CHECKING:
     pass
 
 log = logging.getLogger("testnet_bot.runs")
+__all__ = ["LogProgress", "resumed_progress"]
 EXCLUSIVE_KINDS = ("deploy", "rollback")
 
 
@@ -89,31 +89,3 @@ async def roll_run(
         return rollout, await rollout.run(done_steps=run.result.get("done", []))
     except KubeError as exc:
         return rollout, Failure(steps[0], f"Kubernetes refused: {exc}")
-
-
-class LogProgress:
-    """Progress for a resumed run whose terminal session is gone: logged, not posted."""
-
-    def __init__(self, run: Run) -> None:
-        self.run = run
-
-    async def reply(self, text: str) -> MessageRef:
-        log.info("%s %s: %s", self.run.kind, self.run.id, text, extra={"event": "run_report"})
-        return MessageRef("log", self.run.id)
-
-    async def update(self, ref: MessageRef, text: str) -> None:
-        log.debug("%s %s: %s", self.run.kind, self.run.id, text)
-
-    async def reply_in_thread(self, ref: MessageRef, text: str) -> MessageRef:
-        return await self.reply(text)
-
-
-def resumed_progress(
-    services: Services, run: Run
-) -> tuple[OutboxResponder | LogProgress, MessageRef]:
-    """Where a resumed run reports: its original message (chat), or the log (shell)."""
-    destination = str(run.reply_to.get("destination", ""))
-    key = str(run.reply_to.get("message_key", ""))
-    if not destination or destination.startswith("shell:") or not key:
-        return LogProgress(run), MessageRef("log", run.id)
-    return OutboxResponder(services.outbox, destination), MessageRef(destination, key)
