@@ -14,14 +14,15 @@ from typing import Annotated, TypeVar
 
 from bot.context import Context
 from bot.errors import CommandError, UsageError
-from bot.registry import Help, Rest, command
+from bot.registry import Help, Option, Rest, command
 from commands.release.tools import branch_name, short, tools
 from commands.versions import Version
 from integrations.git import CherryPickConflict, CherryPickEmpty, GitError
-from integrations.github_models import GitHubError
+from integrations.github_models import Commit, GitHubError
 
 _PR = re.compile(r"#?([1-9]\d{0,8})")
 _SHA = re.compile(r"[0-9a-f]{7,40}")
+_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,199}")
 MAX_PICKS = 50
 T = TypeVar("T")
 
@@ -70,18 +71,26 @@ async def release_check(
         await ctx.reply("\n".join(lines))
 
 
-async def _start_plan(ctx: Context, *, version: Version) -> str:
+async def _start_plan(ctx: Context, *, version: Version, from_ref: str | None = None) -> str:
     branch = _branch(ctx, version)
-    release = ctx.config.release
     hub = tools(ctx).github
     if await _github("read the branches", hub.get_ref(f"heads/{branch}")) is not None:
         raise CommandError(f"Branch `{branch}` exists already: `{version}` has been started.")
-    head = await _github(f"read `{release.default_branch}`", hub.get_commit(release.default_branch))
+    start, head = await _start_point(ctx, from_ref)
     subject = head.message.splitlines()[0] if head.message else ""
-    return (
-        f"Create branch `{branch}` at the head of `{release.default_branch}`: "
-        f"`{short(head.sha)}` {subject}"
-    )
+    return f"Create branch `{branch}` at {start}: `{short(head.sha)}` {subject}"
+
+
+async def _start_point(ctx: Context, from_ref: str | None) -> tuple[str, Commit]:
+    """Where a release branch starts (described) and the commit there."""
+    release = ctx.config.release
+    hub = tools(ctx).github
+    if from_ref is None:
+        where = release.default_branch
+        return f"the head of `{where}`", await _github(f"read `{where}`", hub.get_commit(where))
+    if not _REF.fullmatch(from_ref) or ".." in from_ref:
+        raise UsageError(f"`{from_ref[:40]}` is not a branch, tag or commit name.")
+    return f"`{from_ref}`", await _github(f"find `{from_ref}`", hub.get_commit(from_ref))
 
 
 @command("release start", permission="release", dangerous=True, plan=_start_plan)
@@ -89,18 +98,20 @@ async def release_start(
     ctx: Context,
     *,
     version: Annotated[Version, Help("Release, e.g. v0.62.0")],
+    from_ref: Annotated[
+        str | None, Option, Help("Tag, branch or commit to cut from (default: the default branch)")
+    ] = None,
 ) -> None:
-    """Create a release's branch at the head of the default branch."""
+    """Create a release's branch at the head of the default branch (or at --from-ref)."""
     branch = _branch(ctx, version)
-    release = ctx.config.release
     hub = tools(ctx).github
-    head = await _github(f"read `{release.default_branch}`", hub.get_commit(release.default_branch))
+    start, head = await _start_point(ctx, from_ref)
     if await _github("read the branches", hub.get_ref(f"heads/{branch}")) is not None:
         raise CommandError(f"Branch `{branch}` exists already: `{version}` has been started.")
     await _github(f"create `{branch}`", hub.create_ref(f"refs/heads/{branch}", head.sha))
     _record(ctx, "release_start", version, branch=branch, sha=head.sha)
     await ctx.reply(
-        f"🌱 Created `{branch}` at `{short(head.sha)}` ({release.default_branch}). "
+        f"🌱 Created `{branch}` at `{short(head.sha)}` ({start}). "
         f"Next: `/testnet release cherry-pick {version} <pr>...`, then "
         f"`/testnet release build {version}`."
     )

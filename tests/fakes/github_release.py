@@ -15,9 +15,9 @@ releases with assets, ``workflow_dispatch`` and single workflow runs::
         run = gh.runs_of("release-please.yml")[0]
         gh.move_run(run.id, "completed", "success")
 
-A push to a branch starting with a ``push_workflows`` prefix starts a run of that
-workflow (``event: push``) the next time anyone lists runs, as GitHub does when it
-sees the push. Tests move runs through ``queued → in_progress → completed``.
+Every push to a branch starting with a ``push_workflows`` prefix (seen through the
+bare repository's ``post-receive`` hook) or a branch created through the API starts a
+run of that workflow (``event: push``), as GitHub does. Tests move runs through ``queued → in_progress → completed``.
 """
 
 from __future__ import annotations
@@ -87,12 +87,17 @@ class ReleaseGitHubFake(GitHubFake):
         self.releases: dict[str, FakeRelease] = {}
         self.dispatches: list[dict[str, Any]] = []
         """Bodies of accepted ``workflow_dispatch`` requests, with ``workflow``."""
-        self._seen_heads: dict[str, str] = {}
+        self._push_log = git_dir / "pushes.log"
+        self._push_offset = 0
         for workflow in set(self.push_workflows.values()) | set(self.workflow_inputs):
             self.workflows.setdefault(workflow, 7_000 + len(self.workflows))
 
     async def __aenter__(self) -> ReleaseGitHubFake:
-        self._seen_heads = self._heads()
+        hook = self.git_dir / "hooks" / "post-receive"
+        hook.parent.mkdir(exist_ok=True)
+        hook.write_text(f"#!/bin/sh\ncat >> '{self._push_log}'\n")
+        hook.chmod(0o755)
+        self._push_offset = self._push_log.stat().st_size if self._push_log.exists() else 0
         await super().__aenter__()
         return self
 
@@ -150,10 +155,6 @@ class ReleaseGitHubFake(GitHubFake):
     def _git(self, *args: str) -> str:
         return git(self.git_dir, *args)
 
-    def _heads(self) -> dict[str, str]:
-        out = self._git("for-each-ref", "--format=%(refname:short) %(objectname)", "refs/heads")
-        return dict(line.split(" ", 1) for line in out.splitlines() if line)
-
     def _resolve(self, rev: str) -> str | None:
         try:
             return self._git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").strip()
@@ -161,15 +162,25 @@ class ReleaseGitHubFake(GitHubFake):
             return None
 
     def _notice_pushes(self) -> None:
-        """Start a push run for every new head of a branch a push workflow watches."""
-        heads = self._heads()
-        for branch, sha in sorted(heads.items()):
-            if self._seen_heads.get(branch) == sha:
-                continue
-            for prefix, workflow in self.push_workflows.items():
-                if branch.startswith(prefix):
-                    self.add_workflow_run(workflow=workflow, branch=branch, head_sha=sha)
-        self._seen_heads = heads
+        """Start a push run for every push (the bare repository's ``post-receive`` hook
+        logs each ref update) to a branch a push workflow watches."""
+        if not self._push_log.exists():
+            return
+        with self._push_log.open() as log:
+            log.seek(self._push_offset)
+            lines = log.read().splitlines()
+            self._push_offset = log.tell()
+        for line in lines:
+            _old, new, ref = line.split()
+            self._pushed(ref, new)
+
+    def _pushed(self, ref: str, sha: str) -> None:
+        branch = ref.removeprefix("refs/heads/")
+        if branch == ref or set(sha) == {"0"}:
+            return  # a tag, or a deleted branch
+        for prefix, workflow in self.push_workflows.items():
+            if branch.startswith(prefix):
+                self.add_workflow_run(workflow=workflow, branch=branch, head_sha=sha)
 
     # ------------------------------------------------------------ routes
 
@@ -213,7 +224,8 @@ class ReleaseGitHubFake(GitHubFake):
             raise _http_error(422, "Reference already exists")
         await asyncio.to_thread(self._git, "update-ref", ref, sha, "0" * 40)
         self.refs[ref] = sha
-        self._seen_heads = await asyncio.to_thread(self._heads)
+        self._notice_pushes()
+        self._pushed(ref, sha)  # a branch created through the API is a push too
         return _json(self._ref_json(request, ref), status=201)
 
     async def _git_get_commit(self, request: web.Request) -> web.Response:
@@ -342,7 +354,7 @@ class ReleaseGitHubFake(GitHubFake):
         data = await _json_body(request)
         ref, inputs = data.get("ref"), data.get("inputs", {})
         if not isinstance(ref, str) or not ref:
-            raise _http_error(422, "Invalid request.\n\n\"ref\" wasn't supplied.")
+            raise _http_error(422, 'Invalid request.\n\n"ref" wasn\'t supplied.')
         if not isinstance(inputs, dict) or not all(
             isinstance(v, str | int | bool) for v in inputs.values()
         ):

@@ -99,9 +99,12 @@ async def test_a_push_to_a_release_branch_starts_a_run_that_moves_along(
     client: GitHubClient, gh: ReleaseGitHubFake, remote: SeededRemote, tmp_path: Path
 ) -> None:
     assert await client.list_workflow_runs(workflow="release-please.yml") == []
-    git(remote.path, "branch", "aztec-packages-v0.62.0", "master")
-    git(remote.path, "branch", "unrelated", "master")
-    runs = await client.list_workflow_runs(workflow="release-please.yml", branch="aztec-packages-v0.62.0")
+    work = tmp_path / "work"
+    git(tmp_path, "clone", "--quiet", remote.file_url, str(work))
+    git(work, "push", "--quiet", "origin", "master:aztec-packages-v0.62.0", "master:unrelated")
+    runs = await client.list_workflow_runs(
+        workflow="release-please.yml", branch="aztec-packages-v0.62.0"
+    )
     assert len(runs) == 1 and runs[0].status == "queued" and runs[0].event == "push"
     assert runs[0].head_sha == remote.rev("master")
     gh.move_run(runs[0].id, "in_progress")
@@ -119,8 +122,11 @@ async def test_workflow_dispatch_starts_a_run_and_refuses_bad_requests(
         "deploy-network.yml", ref="master", inputs={"version": "v0.62.0", "network": "alpha"}
     )
     assert gh.dispatches == [
-        {"workflow": "deploy-network.yml", "ref": "master",
-         "inputs": {"version": "v0.62.0", "network": "alpha"}}
+        {
+            "workflow": "deploy-network.yml",
+            "ref": "master",
+            "inputs": {"version": "v0.62.0", "network": "alpha"},
+        }
     ]
     runs = await client.list_workflow_runs(workflow="deploy-network.yml", event="workflow_dispatch")
     assert len(runs) == 1 and runs[0].head_branch == "master"
