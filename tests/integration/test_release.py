@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from bot.core import Outcome
-
 from tests.fakes.git_remote import BASE_TAG, CONFLICT_FILE
 from tests.fakes.github_api import FakeWorkflowRun
 from tests.harness import ShellBot, wait_until
