@@ -314,6 +314,39 @@ class RegistryConfig(Model):
         return self
 
 
+class DeployDriver(Model):
+    """How a deploy reaches the network: Kubernetes from the bot (default), or the CI
+    workflow the team runs by hand (``github-workflow``)."""
+
+    driver: Literal["kubernetes", "github-workflow"] = Field(
+        default="kubernetes", description="kubernetes, or github-workflow (dispatch a workflow)."
+    )
+    workflow: str | None = Field(
+        default=None, description="Workflow file dispatched (github-workflow), e.g. deploy.yml."
+    )
+    ref: str = Field(default="master", description="Branch or tag the workflow runs on.")
+    inputs: dict[str, str] = Field(
+        default_factory=lambda: {"version": "{version}", "network": "{network}"},
+        description="Workflow inputs; {version}, {semver} and {network} are filled in.",
+    )
+    poll_interval: Seconds = Field(default=15.0, description="First poll of the run (doubles).")
+    run_timeout: Seconds = Field(default=7200.0, description="When following the run stops.")
+    seconds_ = _durations("poll_interval", "run_timeout")
+
+    @model_validator(mode="after")
+    def _workflow_named(self) -> DeployDriver:
+        if self.driver == "github-workflow" and not self.workflow:
+            raise ValueError("driver github-workflow needs `workflow` (the workflow file)")
+        for key, template in self.inputs.items():
+            try:
+                used = {n for _, n, _, _ in string.Formatter().parse(template) if n is not None}
+            except ValueError as exc:
+                raise ValueError(f"inputs.{key}: not a valid template ({exc})") from None
+            if used - {"version", "semver", "network"}:
+                raise ValueError(f"inputs.{key}: use only {{version}}, {{semver}}, {{network}}")
+        return self
+
+
 class NetworkConfig(Model):
     """One testnet the bot manages."""
 
@@ -342,6 +375,9 @@ class NetworkConfig(Model):
     )
     auto_rollback: bool = Field(default=False, description="Roll back on failure without asking.")
     sanity: SanityConfig = Field(default_factory=SanityConfig, description="Sanity checks.")
+    deploy: DeployDriver = Field(
+        default_factory=DeployDriver, description="How deploys and rollbacks are carried out."
+    )
     gate: GateConfig = Field(default_factory=GateConfig, description="Post-deploy gate.")
     connection_info: list[ConnectionEntry] = Field(
         default_factory=list, description="Connection info entries."

@@ -12,6 +12,7 @@ from bot.config import BotConfig
 from bot.context import Services
 from bot.github_webhook import GitHubWebhook
 from bot.registry_access import RegistryAccess
+from commands.common import WORKFLOWS
 from commands.release.tools import RELEASE, ReleaseTools
 from integrations.git import GitIdentity, GitRepo
 from integrations.github import GitHubClient
@@ -72,11 +73,22 @@ def release_tools(config: BotConfig, http: aiohttp.ClientSession) -> ReleaseTool
 def wire_release(
     services: Services, app: web.Application, http: aiohttp.ClientSession, *, background: bool
 ) -> None:
-    """Provide :data:`RELEASE` when GitHub is configured; a bot (``background``) also
-    mounts ``/hooks/github``."""
+    """Provide :data:`RELEASE` and :data:`~commands.common.WORKFLOWS` when GitHub is
+    configured; a bot (``background``) also mounts ``/hooks/github``."""
     kit = release_tools(services.config, http)
     if kit is not None:
         services.provide(RELEASE, kit)
+        github = services.config.github
+        assert github is not None
+        services.provide(
+            WORKFLOWS,
+            GitHubClient(
+                http,
+                repo=github.repo,
+                token=github.token.get_secret_value(),
+                api_url=str(github.api_url),
+            ),
+        )
     if background:
         secret = services.config.release.webhook_secret
         GitHubWebhook(secret.get_secret_value() if secret else None, kit).mount(app)
