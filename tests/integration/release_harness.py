@@ -34,6 +34,7 @@ class DocsSite:
 
     def __init__(self) -> None:
         self.status = 200
+        self.delay = 0.0
         self.hang = asyncio.Event()
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -58,6 +59,8 @@ class DocsSite:
     async def _page(self, request: web.Request) -> web.Response:
         if self.hang.is_set():
             await self._closing.wait()
+        if self.delay:
+            await asyncio.sleep(self.delay)  # the site's own latency
         return web.Response(status=self.status, text="<html>docs</html>")
 
 

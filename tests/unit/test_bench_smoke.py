@@ -94,3 +94,16 @@ def test_sanity_bench_prints_the_bot_the_kubectl_loop_and_the_ratio() -> None:
     assert figures["bot_sanity_s"]["verdict"] == "pass" and figures["bot_sanity_s"]["pods"] == 4
     assert figures["kubectl_grep_loop_s"]["kubectl_runs"] == 2 * 3 + 1 * 2 + 1
     assert figures["ratio_loop_over_bot"]["value"] > 0
+
+
+def test_release_status_bench_prints_the_checklist_next_to_the_serial_sum() -> None:
+    lines = run_bench("release_status.py", "--delay", "0.05", "--repeat", "1")
+    figures = {line["figure"]: line for line in lines}
+    assert set(figures) == {
+        "serial_checks_s",
+        "slowest_check_s",
+        "checklist_s",
+        "ratio_checklist_over_slowest",
+    }
+    assert figures["serial_checks_s"]["checks"] == 12 and figures["checklist_s"]["green"]
+    assert figures["serial_checks_s"]["value"] >= figures["slowest_check_s"]["value"] > 0
