@@ -77,6 +77,10 @@ class ReleaseWorld:
 
     def config(self, **release: Any) -> BotConfig:
         """A bot configured for these fakes (``release`` overrides ``release:`` keys)."""
+        return make_config(self.tmp, **self.sections(**release))
+
+    def sections(self, **release: Any) -> dict[str, Any]:
+        """The ``github:`` and ``release:`` config sections for these fakes."""
         settings: dict[str, Any] = {
             "git_url": self.remote.file_url,
             "workdir": str(self.tmp / "clone"),
@@ -96,11 +100,10 @@ class ReleaseWorld:
             "webhook_secret": WEBHOOK_SECRET,
             **release,
         }
-        return make_config(
-            self.tmp,
-            github={"repo": REPO, "token": TOKEN, "api_url": self.gh.url},
-            release=settings,
-        )
+        return {
+            "github": {"repo": REPO, "token": TOKEN, "api_url": self.gh.url},
+            "release": settings,
+        }
 
     def publish_everything(self, version: str = "0.62.0") -> None:
         """What a successful release workflow publishes."""
