@@ -38,6 +38,7 @@ from integrations.github_models import (
     DEFAULT_REQUESTER,
     Comment,
     Commit,
+    Comparison,
     GitHubError,
     GitHubPermanentError,
     GitHubRetryLater,
@@ -246,6 +247,19 @@ class GitHubClient:
             message=str(data["commit"]["message"]),
             parents=tuple(str(p["sha"]) for p in data.get("parents") or ()),
             html_url=str(data["html_url"]),
+        )
+
+    async def compare(self, base: str, head: str) -> Comparison:
+        """How ``head`` compares with ``base`` (branches, tags or shas); the commits
+        listed are at most the 250 GitHub returns."""
+        data = await self._call(
+            "GET", "/repos/{owner}/{repo}/compare/{+basehead}", basehead=f"{base}...{head}"
+        )
+        return Comparison(
+            status=str(data.get("status") or ""),
+            ahead_by=int(data.get("ahead_by") or 0),
+            behind_by=int(data.get("behind_by") or 0),
+            commits=tuple(str(c["sha"]) for c in data.get("commits") or () if "sha" in c),
         )
 
     async def list_workflow_runs(

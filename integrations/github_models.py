@@ -222,6 +222,17 @@ class Release:
     assets: tuple[ReleaseAsset, ...]
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """How ``head`` relates to ``base``: commits only head has (oldest first) and how
+    many base has that head lacks."""
+
+    status: str
+    ahead_by: int
+    behind_by: int
+    commits: tuple[str, ...]
+
+
 class UnreadableReply(GitHubRetryLater):
     """GitHub answered 2xx with a body that is not the JSON object expected (or lacks
     the one field the bot needs): the request probably took effect."""

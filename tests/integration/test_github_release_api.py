@@ -69,6 +69,20 @@ async def test_commits_pushed_with_git_are_what_the_api_returns(
         await client.get_commit("0" * 40)
 
 
+async def test_compare_counts_what_git_counts(client: GitHubClient, remote: SeededRemote) -> None:
+    ahead = await client.compare(BASE_TAG, "master")
+    assert ahead.status == "ahead" and ahead.behind_by == 0
+    assert ahead.commits[-1] == remote.rev("master")
+    assert ahead.ahead_by == len(ahead.commits) and remote.merges[101] in ahead.commits
+    behind = await client.compare("master", BASE_TAG)
+    assert (behind.status, behind.ahead_by, behind.behind_by) == ("behind", 0, ahead.ahead_by)
+    same = await client.compare("master", "master")
+    assert same.status == "identical" and same.commits == ()
+    with pytest.raises(GitHubPermanentError) as unknown:
+        await client.compare("master", "no-such-branch")
+    assert unknown.value.status == 404
+
+
 async def test_pulls_say_whether_they_are_merged_and_with_which_commit(
     client: GitHubClient, gh: ReleaseGitHubFake, remote: SeededRemote
 ) -> None:

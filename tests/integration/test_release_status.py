@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 
 from bot.app import Bot
-from tests.fakes.github_api import FakeWorkflowRun
+from tests.fakes.github_api import FakeWorkflowRun, server_error
 from tests.harness import ShellBot, wait_until
 from tests.integration.release_harness import (
     ASSETS,
@@ -99,6 +99,21 @@ async def test_a_hanging_registry_times_out_its_row_and_the_rest_is_shown(tmp_pa
             assert "within 1s" in row(out, f"npm {package}")
         assert row(out, "release workflow").startswith("✅")
         assert all(row(out, f"image {image}:0.62.0").startswith("✅") for image in IMAGES)
+
+
+async def test_github_failing_shows_its_rows_as_unchecked_and_the_rest(tmp_path: Path) -> None:
+    async with release_world(tmp_path) as world:
+        finished_run(world)
+        world.publish_everything()
+        world.gh.inject(
+            server_error(502), times=50, path="/repos/AztecProtocol/aztec-packages/releases"
+        )
+        async with ShellBot(world.config()) as bot:
+            out = await bot.say("release status v0.62.0")
+        assert row(out, "release notes").startswith("⚠️") and "502" in row(out, "release notes")
+        assert all(row(out, name).startswith("⚠️") for name in ASSETS)
+        assert row(out, "release workflow").startswith("✅")
+        assert row(out, "npm @aztec/bb.js").startswith("✅")
 
 
 def _signed(body: bytes, secret: str = WEBHOOK_SECRET) -> str:
