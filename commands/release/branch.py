@@ -19,6 +19,7 @@ from commands.release.tools import branch_name, short, tools
 from commands.versions import Version
 from integrations.git import CherryPickConflict, CherryPickEmpty, GitError
 from integrations.github_models import Commit, GitHubError
+from state.records import Run
 
 _PR = re.compile(r"#?([1-9]\d{0,8})")
 _SHA = re.compile(r"[0-9a-f]{7,40}")
@@ -108,8 +109,13 @@ async def release_start(
     start, head = await _start_point(ctx, from_ref)
     if await _github("read the branches", hub.get_ref(f"heads/{branch}")) is not None:
         raise CommandError(f"Branch `{branch}` exists already: `{version}` has been started.")
-    await _github(f"create `{branch}`", hub.create_ref(f"refs/heads/{branch}", head.sha))
-    _record(ctx, "release_start", version, branch=branch, sha=head.sha)
+    run = _begin(ctx, "release_start", version, branch=branch, sha=head.sha)
+    try:
+        await _github(f"create `{branch}`", hub.create_ref(f"refs/heads/{branch}", head.sha))
+    except CommandError as exc:
+        ctx.store.update_run(run.id, state="failed", step="create", result={"error": str(exc)})
+        raise
+    ctx.store.update_run(run.id, state="succeeded", step="done")
     await ctx.reply(
         f"🌱 Created `{branch}` at `{short(head.sha)}` ({start}). "
         f"Next: `/testnet release cherry-pick {version} <pr>...`, then "
@@ -141,6 +147,24 @@ async def release_cherry_pick(
             f"Branch `{branch}` does not exist: `/testnet release start {version}` creates it."
         )
     picks = [await _resolve(ctx, word) for word in words]
+    run = _begin(ctx, "release_cherry_pick", version, branch=branch, picks=[s for _, s in picks])
+    try:
+        before, new = await _pick(ctx, branch, picks)
+    except CommandError as exc:
+        ctx.store.update_run(run.id, state="failed", step="pick", result={"error": str(exc)})
+        raise
+    ctx.store.update_run(
+        run.id, state="succeeded", step="done", result={"before": before, "picked": new}
+    )
+    lines = [f"🍒 Picked {len(new)} change(s) onto `{branch}` and pushed:"]
+    lines += [f"• {label} → `{short(sha)}`" for (label, _), sha in zip(picks, new, strict=True)]
+    await ctx.reply("\n".join(lines))
+
+
+async def _pick(ctx: Context, branch: str, picks: list[tuple[str, str]]) -> tuple[str, list[str]]:
+    """Pick ``picks`` onto ``branch`` in the clone and push; return the branch's head
+    before and the new commits. A conflict or an empty pick changes nothing."""
+    kit = tools(ctx)
     async with kit.git_lock:
         try:
             repo = await kit.open_clone()
@@ -161,10 +185,7 @@ async def release_cherry_pick(
             ) from None
         except GitError as exc:
             raise CommandError(f"git could not pick onto `{branch}`: {exc}") from None
-    _record(ctx, "release_cherry_pick", version, branch=branch, before=before, picked=new)
-    lines = [f"🍒 Picked {len(new)} change(s) onto `{branch}` and pushed:"]
-    lines += [f"• {label} → `{short(sha)}`" for (label, _), sha in zip(picks, new, strict=True)]
-    await ctx.reply("\n".join(lines))
+    return before, new
 
 
 async def _resolve(ctx: Context, word: str) -> tuple[str, str]:
@@ -192,12 +213,13 @@ def _label_of(picks: list[tuple[str, str]], sha: str) -> str:
     return next((label for label, s in picks if s == sha), f"`{short(sha)}`")
 
 
-def _record(ctx: Context, kind: str, version: Version, **details: object) -> None:
-    """Keep what a release command changed as a finished run (history and audit)."""
+def _begin(ctx: Context, kind: str, version: Version, **details: object) -> Run:
+    """Record a release command that is about to change the repository as a running
+    run (history and audit; one the bot stopped in is marked interrupted at start-up)."""
     run = ctx.store.create_run(
         kind=kind,
         network=None,
         args={"version": str(version), "requested_by": ctx.actor_name, **details},
         owner=ctx.actor_name,
     )
-    ctx.store.update_run(run.id, state="succeeded", step="done")
+    return ctx.store.update_run(run.id, state="running", step="started")

@@ -8,7 +8,7 @@ restarted bot goes on following the same run.
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from bot.context import Context, Services
 from bot.core import MessageRef
@@ -57,6 +57,24 @@ async def release_build(
     kit = tools(ctx)
     config = ctx.config.release
     message = config.build_message.format(version=version.text, semver=version.semver)
+    run = ctx.store.create_run(
+        kind="release_build",
+        network=None,
+        args={
+            "version": str(version),
+            "branch": branch,
+            "requested_by": ctx.actor_name,
+            "mention": mention(ctx.invocation.actor),
+        },
+        owner=ctx.actor_name,
+    )
+    ref = await ctx.reply(_title(run))
+    run = ctx.store.update_run(
+        run.id,
+        state="running",
+        step="pushing",
+        reply_to={"destination": ref.destination, "message_key": ref.key},
+    )
     async with kit.git_lock:
         try:
             repo = await kit.open_clone()
@@ -64,34 +82,21 @@ async def release_build(
             sha = await repo.commit_empty(message)
             await repo.push(branch)
         except GitError as exc:
-            raise CommandError(
-                f"git could not push the empty commit to `{branch}`: {exc}"
-            ) from None
-    actor = ctx.invocation.actor
-    run = ctx.store.create_run(
-        kind="release_build",
-        network=None,
-        args={
-            "version": str(version),
-            "branch": branch,
-            "sha": sha,
-            "requested_by": ctx.actor_name,
-            "mention": mention(actor),
-        },
-        owner=ctx.actor_name,
-    )
-    ref = await ctx.reply(_title(run) + f"\n⏳ waiting for `{config.workflow}` to start")
-    run = ctx.store.update_run(
-        run.id, state="running", reply_to={"destination": ref.destination, "message_key": ref.key}
-    )
+            reason = f"git could not push the empty commit to `{branch}`: {exc}"
+            ctx.store.update_run(run.id, state="failed", step="push", result={"error": reason})
+            raise CommandError(reason) from None
+    run = ctx.store.update_run(run.id, step="finding the run", result={"sha": sha})
+    await ctx.update(ref, _title(run) + f"\n⏳ waiting for `{config.workflow}` to start")
     if not await follow_build(ctx.services, run, ctx.invocation.responder, ref):
         raise AlreadyReported(f"release build of {version} did not succeed")
 
 
 def _title(run: Run) -> str:
+    sha = run.result.get("sha")
+    what = f"pushed `{short(str(sha))}` to" if sha else "pushing an empty commit to"
     return (
-        f"🏗️ Building `{run.args['version']}`: pushed `{short(run.args['sha'])}` to "
-        f"`{run.args['branch']}` (requested by {run.owner})"
+        f"🏗️ Building `{run.args['version']}`: {what} `{run.args['branch']}` "
+        f"(requested by {run.owner})"
     )
 
 
@@ -103,21 +108,22 @@ async def follow_build(services: Services, run: Run, progress: Progress, ref: Me
     store, clock = services.store, services.clock
     state: dict[str, WorkflowRun | None] = {"run": None}
     found_by = run.created_at + config.find_run_timeout
+    result: dict[str, Any] = dict(run.result)
 
     async def step() -> bool:
-        latest = store.get_run(run.id)
-        run_id = latest.result.get("run_id") if latest is not None else None
+        run_id = result.get("run_id")
         try:
             if run_id is None:
                 runs = await kit.github.list_workflow_runs(
                     workflow=config.workflow,
                     branch=str(run.args["branch"]),
-                    head_sha=str(run.args["sha"]),
+                    head_sha=str(result["sha"]),
                     limit=5,
                 )
                 if not runs:
                     return clock() > found_by
-                store.update_run(run.id, result={"run_id": runs[0].id, "url": runs[0].html_url})
+                result.update(run_id=runs[0].id, url=runs[0].html_url)
+                store.update_run(run.id, step="following the run", result=result)
                 current = runs[0]
             else:
                 current = await kit.github.get_workflow_run(int(run_id))
@@ -142,11 +148,11 @@ async def follow_build(services: Services, run: Run, progress: Progress, ref: Me
     version = run.args["version"]
     if current is None:
         reason = f"no run of `{config.workflow}` started within {config.find_run_timeout:g}s"
-        store.update_run(run.id, state="failed", step="no run", result={"error": reason})
+        store.update_run(run.id, state="failed", step="no run", result={**result, "error": reason})
         await progress.reply(f"❌ {who} the build of `{version}` found {reason} of the push.")
         return False
     if not finished:
-        store.update_run(run.id, state="failed", step="timed out", result={"run_id": current.id})
+        store.update_run(run.id, state="failed", step="timed out", result=result)
         await progress.reply(
             f"⚠️ {who} the release workflow of `{version}` is still {current.status} after "
             f"{config.watch_timeout:g}s; I stopped following it: {current.html_url}"
@@ -157,7 +163,7 @@ async def follow_build(services: Services, run: Run, progress: Progress, ref: Me
         run.id,
         state="succeeded" if ok else "failed",
         step="done",
-        result={"run_id": current.id, "url": current.html_url, "conclusion": current.conclusion},
+        result={**result, "conclusion": current.conclusion},
     )
     if ok:
         await progress.reply(
@@ -176,4 +182,12 @@ async def follow_build(services: Services, run: Run, progress: Progress, ref: Me
 async def resume_build(services: Services, run: Run) -> None:
     """Go on following a release build's workflow run after a restart."""
     progress, ref = resumed_progress(services, run)
+    if "sha" not in run.result:
+        reason = "the bot stopped while pushing the empty commit"
+        services.store.update_run(run.id, state="failed", step="push", result={"error": reason})
+        await progress.reply(
+            f"⚠️ {reason} to `{run.args['branch']}`: look at the branch, and run "
+            f"`/testnet release build {run.args['version']}` again if the commit is not there."
+        )
+        return
     await follow_build(services, run, progress, ref)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import Bot
 from bot.core import Outcome
 from tests.fakes.git_remote import BASE_TAG, CONFLICT_FILE
 from tests.fakes.github_api import FakeWorkflowRun
@@ -100,6 +101,10 @@ async def test_a_conflicting_pick_leaves_the_branch_exactly_as_before_and_names_
             assert CONFLICT_FILE in out and "#106" in out, out
             assert "the branch is as it was" in out
             assert remote.rev(BRANCH) == before
+            picks = bot.store.recent_runs(kinds=["release_cherry_pick"])
+            assert [r.state for r in picks] == ["failed"] and CONFLICT_FILE in picks[0].result[
+                "error"
+            ]
             # the good pick alone still goes through afterwards: the clone was left clean
             out = await bot.say("release cherry-pick v0.62.0 101")
             assert "Picked 1 change(s)" in out, out
@@ -176,3 +181,32 @@ async def test_check_lists_the_open_required_pull_requests_with_links(tmp_path: 
             gh.pulls[104].merge_commit_sha = remote.merges[102]
             out = await bot.say("release check v0.62.0")
             assert "✅ All 2 required pull requests for `v0.62.0` are merged" in out, out
+
+
+async def test_a_restarted_bot_goes_on_following_the_build_run(tmp_path: Path) -> None:
+    async with release_world(tmp_path) as world:
+        gh = world.gh
+        config = world.config()
+        async with ShellBot(config) as bot:
+            await bot.say("release start v0.62.0", answer="y")
+            started = world.remote.rev(BRANCH)
+            build = asyncio.create_task(bot.say("release build v0.62.0", answer="y"))
+            run = await run_of_new_head(world, started)
+            await wait_until(
+                lambda: bool(
+                    bot.store.recent_runs(kinds=["release_build"])[0].result.get("run_id")
+                ),
+                what="the build to find its run",
+            )
+            build.cancel()  # the bot goes away mid-follow
+            await asyncio.gather(build, return_exceptions=True)
+            (stopped,) = bot.store.recent_runs(kinds=["release_build"])
+            assert stopped.state == "running"
+        async with Bot(config, serve_http=False) as again:
+            store = again.services.store
+            gh.move_run(run.id, "completed", "success")
+            await wait_until(
+                lambda: store.get_run(stopped.id).state == "succeeded",
+                what="the resumed build to see the run succeed",
+            )
+            assert store.get_run(stopped.id).result["run_id"] == run.id
