@@ -19,7 +19,7 @@ from commands.release.checklist import ICONS, run_row
 from commands.release.tools import Progress, branch_name, mention, poll, short, tools
 from commands.versions import Version
 from integrations.git import GitError
-from integrations.github_models import GitHubError, WorkflowRun
+from integrations.github_models import GitHubError, GitHubPermanentError, WorkflowRun
 from state.records import Run
 
 log = logging.getLogger("testnet_bot.release")
@@ -85,7 +85,8 @@ async def release_build(
             reason = f"git could not push the empty commit to `{branch}`: {exc}"
             ctx.store.update_run(run.id, state="failed", step="push", result={"error": reason})
             raise CommandError(reason) from None
-    run = ctx.store.update_run(run.id, step="finding the run", result={"sha": sha})
+    pushed = {"sha": sha, "pushed_at": ctx.services.clock()}
+    run = ctx.store.update_run(run.id, step="finding the run", result=pushed)
     await ctx.update(ref, _title(run) + f"\n⏳ waiting for `{config.workflow}` to start")
     if not await follow_build(ctx.services, run, ctx.invocation.responder, ref):
         raise AlreadyReported(f"release build of {version} did not succeed")
@@ -107,8 +108,9 @@ async def follow_build(services: Services, run: Run, progress: Progress, ref: Me
     config = services.config.release
     store, clock = services.store, services.clock
     state: dict[str, WorkflowRun | None] = {"run": None}
-    found_by = run.created_at + config.find_run_timeout
+    refused: dict[str, str] = {}
     result: dict[str, Any] = dict(run.result)
+    found_by = float(result.get("pushed_at", run.created_at)) + config.find_run_timeout
 
     async def step() -> bool:
         run_id = result.get("run_id")
@@ -127,7 +129,10 @@ async def follow_build(services: Services, run: Run, progress: Progress, ref: Me
                 current = runs[0]
             else:
                 current = await kit.github.get_workflow_run(int(run_id))
-        except GitHubError as exc:
+        except GitHubPermanentError as exc:
+            refused["reason"] = f"GitHub refused: {exc}"
+            return True
+        except GitHubError as exc:  # rate limited, GitHub or the network failing: retry
             log.warning("release build %s: %s", run.id, exc, extra={"event": "release_poll"})
             return False
         state["run"] = current
@@ -146,10 +151,20 @@ async def follow_build(services: Services, run: Run, progress: Progress, ref: Me
     current = state["run"]
     who = str(run.args.get("mention") or run.owner)
     version = run.args["version"]
+    if "reason" in refused:
+        reason = refused["reason"]
+        store.update_run(run.id, state="failed", step="refused", result={**result, "error": reason})
+        await progress.reply(f"❌ {who} cannot follow the build of `{version}`: {reason}")
+        return False
     if current is None:
-        reason = f"no run of `{config.workflow}` started within {config.find_run_timeout:g}s"
+        reason = (
+            f"no run of `{config.workflow}` started within {config.find_run_timeout:g}s of the push"
+        )
         store.update_run(run.id, state="failed", step="no run", result={**result, "error": reason})
-        await progress.reply(f"❌ {who} the build of `{version}` found {reason} of the push.")
+        await progress.reply(
+            f"❌ {who} building `{version}`: {reason}. Is the workflow triggered by pushes "
+            f"to `{run.args['branch']}`? (`release.workflow`)"
+        )
         return False
     if not finished:
         store.update_run(run.id, state="failed", step="timed out", result=result)

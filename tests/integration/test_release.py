@@ -210,3 +210,18 @@ async def test_a_restarted_bot_goes_on_following_the_build_run(tmp_path: Path) -
                 what="the resumed build to see the run succeed",
             )
             assert store.get_run(stopped.id).result["run_id"] == run.id
+
+
+async def test_a_build_whose_workflow_never_starts_or_is_unknown_says_so(tmp_path: Path) -> None:
+    async with release_world(tmp_path) as world:
+        async with ShellBot(
+            world.config(workflow="deploy-network.yml", find_run_timeout=0.3)
+        ) as bot:
+            await bot.say("release start v0.62.0", answer="y")
+            out = await bot.say("release build v0.62.0", answer="y")
+            assert "no run of `deploy-network.yml` started within 0.3s of the push" in out, out
+        async with ShellBot(world.config(workflow="nightly.yml")) as bot:
+            out = await bot.say("release build v0.62.0", answer="y")
+            assert "GitHub refused" in out and "404" in out, out
+            builds = bot.store.recent_runs(kinds=["release_build"])
+            assert [b.state for b in builds] == ["failed", "failed"]
