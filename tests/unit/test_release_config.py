@@ -43,3 +43,42 @@ def test_webhook_secret_is_masked() -> None:
     config = BotConfig.model_validate({"release": {"webhook_secret": "s3cret"}})
     assert "s3cret" not in repr(config.release)
     assert "s3cret" in config.secrets()
+
+
+def test_the_release_example_is_a_valid_config() -> None:
+    from pathlib import Path
+
+    from bot.configfile import parse_config
+
+    example = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "release.yaml"
+    config = parse_config(
+        example.read_text(),
+        source=str(example),
+        env={"GITHUB_TOKEN": "t", "GITHUB_WEBHOOK_SECRET": "s"},
+    )
+    assert config.release.workflow == "release-please.yml"
+    assert config.networks["devnet"].deploy.driver == "github-workflow"
+    assert config.networks["devnet"].deploy.inputs["namespace"] == "{network}"
+
+
+def test_a_ci_driver_needs_its_workflow_and_known_input_fields() -> None:
+    net = {"namespace": "a", "image": "x/y"}
+    with pytest.raises(ValidationError, match="needs `workflow`"):
+        BotConfig.model_validate(
+            {"networks": {"a": {**net, "deploy": {"driver": "github-workflow"}}}}
+        )
+    with pytest.raises(ValidationError, match="use only"):
+        BotConfig.model_validate(
+            {
+                "networks": {
+                    "a": {
+                        **net,
+                        "deploy": {
+                            "driver": "github-workflow",
+                            "workflow": "d.yml",
+                            "inputs": {"v": "{tag}"},
+                        },
+                    }
+                }
+            }
+        )
