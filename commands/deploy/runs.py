@@ -3,7 +3,6 @@ with its progress message, Kubernetes access, and reporting for resumed runs."""
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 from bot.context import Context, Services
@@ -19,7 +18,6 @@ from state.store import RunConflict
 if TYPE_CHECKING:
     pass
 
-log = logging.getLogger("testnet_bot.runs")
 __all__ = ["LogProgress", "resumed_progress"]
 EXCLUSIVE_KINDS = ("deploy", "rollback")
 
