@@ -52,13 +52,13 @@ async def release_check(
     They are found with the configured GitHub search (`release.required_prs`); the
     open ones are listed with links.
     """
+    hub = tools(ctx).github
     query = ctx.config.release.required_prs
     if query is None:
         raise CommandError(
             "No required pull requests are configured: set `release.required_prs` to a "
             "GitHub search such as `label:release-blocker milestone:{version}`."
         )
-    hub = tools(ctx).github
     wanted = query.format(version=version.text, semver=version.semver)
     pulls = await _github("search the pull requests", hub.search_pulls(wanted, limit=200))
     waiting = sorted((p for p in pulls if not p.merged), key=lambda p: p.number)

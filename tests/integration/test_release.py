@@ -12,7 +12,7 @@ from bot.app import Bot
 from bot.core import Outcome
 from tests.fakes.git_remote import BASE_TAG, CONFLICT_FILE
 from tests.fakes.github_api import FakeWorkflowRun
-from tests.harness import ShellBot, wait_until
+from tests.harness import ShellBot, make_config, wait_until
 from tests.integration.release_harness import BRANCH, WORKFLOW, ReleaseWorld, release_world
 
 CHERRY = "(cherry picked from commit {})"
@@ -181,6 +181,9 @@ async def test_check_lists_the_open_required_pull_requests_with_links(tmp_path: 
             gh.pulls[104].merge_commit_sha = remote.merges[102]
             out = await bot.say("release check v0.62.0")
             assert "✅ All 2 required pull requests for `v0.62.0` are merged" in out, out
+        async with ShellBot(world.config(required_prs=None)) as bot:
+            out = await bot.say("release check v0.62.0")
+            assert "No required pull requests are configured" in out, out
 
 
 async def test_a_restarted_bot_goes_on_following_the_build_run(tmp_path: Path) -> None:
@@ -225,3 +228,11 @@ async def test_a_build_whose_workflow_never_starts_or_is_unknown_says_so(tmp_pat
             assert "GitHub refused" in out and "404" in out, out
             builds = bot.store.recent_runs(kinds=["release_build"])
             assert [b.state for b in builds] == ["failed", "failed"]
+
+
+async def test_without_github_the_release_commands_say_how_to_set_it_up(tmp_path: Path) -> None:
+    async with ShellBot(make_config(tmp_path)) as bot:
+        for command in ("release check v0.62.0", "release status v0.62.0", "release start v0.62.0"):
+            out = await bot.say(command, answer="y")
+            assert "Releases need GitHub: set `github:`" in out, out
+        assert bot.store.recent_runs() == []
