@@ -36,6 +36,7 @@ from bot.outbox import Outbox
 from bot.permissions import Permissions
 from bot.registry import DEFAULT_REGISTRY, Registry
 from bot.registry_access import RegistryAccess
+from bot.release_wiring import wire_release
 from bot.sanity_wiring import wire_sanity
 from bot.tasks import TaskSupervisor
 from bot.web import WebServer
@@ -180,6 +181,7 @@ class Bot:
             self.discord = discord
         wire_incidents(self._services, server.app, http, self._stack, background=background)
         wire_sanity(self._services, http, schedules=self.resume and background)
+        wire_release(self._services, server.app, http, background=background)
         if self.serve_http and background:
             self.url = await server.start(config.http.host, config.http.port)
             self._stack.push_async_callback(server.stop)

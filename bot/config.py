@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import string
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -21,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -399,6 +401,39 @@ class RegistryConfig(Model):
         return self
 
 
+class DeployDriver(Model):
+    """How a deploy reaches the network: Kubernetes from the bot (default), or the CI
+    workflow the team runs by hand (``github-workflow``)."""
+
+    driver: Literal["kubernetes", "github-workflow"] = Field(
+        default="kubernetes", description="kubernetes, or github-workflow (dispatch a workflow)."
+    )
+    workflow: str | None = Field(
+        default=None, description="Workflow file dispatched (github-workflow), e.g. deploy.yml."
+    )
+    ref: str = Field(default="master", description="Branch or tag the workflow runs on.")
+    inputs: dict[str, str] = Field(
+        default_factory=lambda: {"version": "{version}", "network": "{network}"},
+        description="Workflow inputs; {version}, {semver} and {network} are filled in.",
+    )
+    poll_interval: Seconds = Field(default=15.0, description="First poll of the run (doubles).")
+    run_timeout: Seconds = Field(default=7200.0, description="When following the run stops.")
+    seconds_ = _durations("poll_interval", "run_timeout")
+
+    @model_validator(mode="after")
+    def _workflow_named(self) -> DeployDriver:
+        if self.driver == "github-workflow" and not self.workflow:
+            raise ValueError("driver github-workflow needs `workflow` (the workflow file)")
+        for key, template in self.inputs.items():
+            try:
+                used = {n for _, n, _, _ in string.Formatter().parse(template) if n is not None}
+            except ValueError as exc:
+                raise ValueError(f"inputs.{key}: not a valid template ({exc})") from None
+            if used - {"version", "semver", "network"}:
+                raise ValueError(f"inputs.{key}: use only {{version}}, {{semver}}, {{network}}")
+        return self
+
+
 class NetworkConfig(Model):
     """One testnet the bot manages."""
 
@@ -427,6 +462,9 @@ class NetworkConfig(Model):
     )
     auto_rollback: bool = Field(default=False, description="Roll back on failure without asking.")
     sanity: SanityConfig = Field(default_factory=SanityConfig, description="Sanity checks.")
+    deploy: DeployDriver = Field(
+        default_factory=DeployDriver, description="How deploys and rollbacks are carried out."
+    )
     gate: GateConfig = Field(default_factory=GateConfig, description="Post-deploy gate.")
     connection_info: list[ConnectionEntry] = Field(
         default_factory=list, description="Connection info entries."
@@ -578,6 +616,138 @@ class GitHubConfig(Model):
         ge=1,
         description="Most content-creating requests/hour (counted across restarts).",
     )
+
+
+DEFAULT_RELEASE_ASSETS = (
+    "barretenberg-x86_64-linux-gnu.tar.gz",
+    "barretenberg-x86_64-apple-darwin.tar.gz",
+    "barretenberg-aarch64-apple-darwin.tar.gz",
+    "barretenberg.wasm.tar.gz",
+)
+"""The assets v0.6x GitHub releases carried (later releases renamed them)."""
+DEFAULT_NPM_PACKAGES = (
+    "@aztec/bb.js",
+    "@aztec/l1-contracts",
+    "@aztec/aztec.js",
+    "@aztec/accounts",
+    "@aztec/noir-contracts.js",
+)
+DEFAULT_DOCKER_IMAGES = (
+    "aztecprotocol/aztec",
+    "aztecprotocol/aztec-nargo",
+    "aztecprotocol/cli-wallet",
+)
+_BRANCH_FIELDS = {"repo_name", "version", "semver"}
+
+
+class ReleaseConfig(Model):
+    """The release runbook: branch, cherry-picks, the release workflow and what it publishes."""
+
+    repo: str | None = Field(
+        default=None,
+        description="owner/name of the repository released; default: `github.repo`.",
+        pattern=r"^[\w.-]+/[\w.-]+$",
+    )
+    git_url: str | None = Field(
+        default=None,
+        description="Clone URL (https, no credentials); default: https://github.com/<repo>.git.",
+    )
+    default_branch: str = Field(default="master", description="Branch releases are cut from.")
+    branch_template: str = Field(
+        default="{repo_name}-{version}",
+        description="Release branch (and tag) name; fields {repo_name}, {version} (v0.62.0), "
+        "{semver} (0.62.0).",
+    )
+    required_prs: str | None = Field(
+        default=None,
+        description="GitHub search for the pull requests that must be merged first, "
+        "e.g. 'is:pr milestone:{version}' ({version} and {semver} are filled in).",
+    )
+    workflow: str = Field(
+        default="release-please.yml", description="Workflow file a push to the branch starts."
+    )
+    build_message: str = Field(
+        default="chore: release {version}",
+        description="Message of the empty commit that triggers the release workflow.",
+    )
+    assets: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_RELEASE_ASSETS),
+        description="Assets the GitHub release must carry.",
+    )
+    npm_registry: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://registry.npmjs.org"), description="npm registry base URL."
+    )
+    npm_packages: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_NPM_PACKAGES),
+        description="npm packages that must be published at the version.",
+    )
+    docker_images: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_DOCKER_IMAGES),
+        description="Images that must carry the version's tag.",
+    )
+    docker_tag_template: str = Field(
+        default="{semver}", description="Image tag of a version: {version} or {semver}."
+    )
+    docker_registry: RegistryConfig = Field(
+        default_factory=RegistryConfig, description="Registry the images are checked in."
+    )
+    docs_url: str | None = Field(
+        default="https://docs.aztec.network",
+        description="Docs page that must answer 200 ({version}/{semver} filled in); none: skip.",
+    )
+    git_author: str = Field(
+        default="testnet-bot <testnet-bot@users.noreply.github.com>",
+        description="Author and committer of picks and the empty commit ('Name <email>').",
+    )
+    workdir: Path = Field(default=Path("var/release-clone"), description="Where the clone lives.")
+    check_timeout: Seconds = Field(default=10.0, description="How long one checklist row may take.")
+    git_timeout: Seconds = Field(default=300.0, description="How long one git command may take.")
+    find_run_timeout: Seconds = Field(
+        default=120.0, description="How long to wait for the workflow run a push starts."
+    )
+    watch_interval: Seconds = Field(default=30.0, description="First poll interval of --watch.")
+    watch_max_interval: Seconds = Field(default=300.0, description="Longest poll interval.")
+    watch_timeout: Seconds = Field(default=14400.0, description="When --watch gives up (4h).")
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret of GitHub's webhook (/hooks/github), e.g. ${GITHUB_WEBHOOK_SECRET}; "
+        "none: the endpoint is off.",
+    )
+    seconds_ = _durations(
+        "check_timeout",
+        "git_timeout",
+        "find_run_timeout",
+        "watch_interval",
+        "watch_max_interval",
+        "watch_timeout",
+    )
+
+    @field_validator("branch_template", "docker_tag_template")
+    @classmethod
+    def _template_fields(cls, v: str, info: ValidationInfo) -> str:
+        allowed = _BRANCH_FIELDS if info.field_name == "branch_template" else {"version", "semver"}
+        try:
+            used = {name for _, name, _, _ in string.Formatter().parse(v) if name is not None}
+        except ValueError as exc:
+            raise ValueError(f"not a valid template ({exc})") from None
+        if used - allowed or not used & {"version", "semver"}:
+            shown = ", ".join("{" + f + "}" for f in sorted(allowed))
+            raise ValueError(f"use only {shown}, with {{version}} or {{semver}}")
+        return v
+
+    @field_validator("git_url")
+    @classmethod
+    def _no_credentials(cls, v: str | None) -> str | None:
+        if v is not None and re.match(r"^[a-z+]+://[^/@]*@", v):
+            raise ValueError("the clone URL must not carry credentials (the token is given apart)")
+        return v
+
+    @field_validator("git_author")
+    @classmethod
+    def _author(cls, v: str) -> str:
+        if not re.fullmatch(r"[^<>]+ <[^<>@\s]+@[^<>\s]+>", v):
+            raise ValueError("write it as 'Name <email>'")
+        return v
 
 
 class KubeConfig(Model):
@@ -926,6 +1096,9 @@ class BotConfig(Model):
     )
     chat: ChatConfig = Field(default_factory=ChatConfig, description="Chat platforms.")
     github: GitHubConfig | None = Field(default=None, description="GitHub, when configured.")
+    release: ReleaseConfig = Field(
+        default_factory=ReleaseConfig, description="The release runbook (needs `github:`)."
+    )
     kubernetes: KubeConfig = Field(default_factory=KubeConfig, description="Kubernetes access.")
     alertmanager: AlertmanagerConfig = Field(
         default_factory=AlertmanagerConfig, description="Alertmanager webhook."

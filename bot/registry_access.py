@@ -30,6 +30,12 @@ class RegistryAccess:
         client = self._client(net.registry, repository)
         return await client.tag_exists(locate(repository).path, tag)
 
+    async def tag_exists_in(self, config: RegistryConfig, repository: str, tag: str) -> bool:
+        """Whether ``repository:tag`` is in the registry ``config`` names (its URL, or
+        the one the image name implies); the errors of :meth:`tag_exists`."""
+        client = self._client(config, repository)
+        return await client.tag_exists(locate(repository).path, tag)
+
     def _base_url(self, config: RegistryConfig, repository: str) -> str:
         if config.url is not None:
             return str(config.url).rstrip("/")

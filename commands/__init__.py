@@ -6,6 +6,16 @@ Importing this package registers every built-in command in the default registry.
 
 from __future__ import annotations
 
-from commands import audit, deploy, help, incidents, info, sanity, status, validators
+from commands import audit, deploy, help, incidents, info, release, sanity, status, validators
 
-__all__ = ["audit", "deploy", "help", "incidents", "info", "sanity", "status", "validators"]
+__all__ = [
+    "audit",
+    "deploy",
+    "help",
+    "incidents",
+    "info",
+    "release",
+    "sanity",
+    "status",
+    "validators",
+]

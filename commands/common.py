@@ -6,6 +6,7 @@ capability depending on the sanity one (the composition root connects the two)."
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -14,6 +15,7 @@ from bot.context import ServiceKey, Services
 from bot.core import MessageRef
 from bot.errors import CommandError
 from bot.responder import OutboxResponder
+from integrations.github_models import WorkflowRun
 from integrations.probe_models import Probes
 from state.records import Run
 
@@ -62,6 +64,38 @@ PROBES: ServiceKey[Probes] = ServiceKey(
     "probes", "This bot has no HTTP client for Prometheus and HTTP checks."
 )
 """The Prometheus and HTTP probes (sanity checks, the validators' epoch query)."""
+class Workflows(Protocol):
+    """GitHub Actions, as a deploy through CI needs it (``integrations.github``'s client)."""
+
+    async def dispatch_workflow(
+        self, workflow: str | int, *, ref: str, inputs: Mapping[str, str] | None = None
+    ) -> None:
+        """Start ``workflow`` on ``ref`` with ``inputs``."""
+        ...
+
+    async def list_workflow_runs(
+        self,
+        *,
+        branch: str | None = None,
+        workflow: str | int | None = None,
+        event: str | None = None,
+        head_sha: str | None = None,
+        limit: int = 30,
+    ) -> list[WorkflowRun]:
+        """The newest runs, filtered."""
+        ...
+
+    async def get_workflow_run(self, run_id: int) -> WorkflowRun:
+        """One run by id."""
+        ...
+
+
+WORKFLOWS: ServiceKey[Workflows] = ServiceKey(
+    "GitHub workflows",
+    "This network deploys through a GitHub workflow, but GitHub is not configured: "
+    "set `github:` (repo and token).",
+)
+"""GitHub Actions, for networks whose deploys run in CI (``deploy.driver: github-workflow``)."""
 
 
 SANITY_CHECKS: ServiceKey[SanityChecks] = ServiceKey(

@@ -38,18 +38,25 @@ from integrations.github_models import (
     DEFAULT_REQUESTER,
     Comment,
     Commit,
+    Comparison,
     GitHubError,
     GitHubPermanentError,
     GitHubRetryLater,
     Issue,
     IssueState,
+    PullRequest,
     Ref,
+    Release,
+    SearchedPull,
     StateReason,
     UnreadableReply,
     WorkflowRun,
     _comment,
     _issue,
+    _pull,
+    _release,
     _run,
+    _searched_pull,
     classify_http_error,
     marker_search_phrase,
 )
@@ -57,9 +64,8 @@ from integrations.github_models import (
 log = logging.getLogger(__name__)
 
 
-
 class GitHubClient:
-    """Issues, labels, comments, refs, commits and workflow runs of one repository.
+    """Issues, labels, comments, refs, commits, pulls, releases and workflow runs of one repository.
 
     ``session`` is owned by the caller. ``api_url`` is ``https://api.github.com`` or a
     GitHub Enterprise Server base such as ``https://ghe.example.com/api/v3``. Every
@@ -243,26 +249,97 @@ class GitHubClient:
             html_url=str(data["html_url"]),
         )
 
-    async def list_workflow_runs(
-        self, *, branch: str | None = None, workflow: str | int | None = None, limit: int = 30
-    ) -> list[WorkflowRun]:
-        """The newest ``limit`` workflow runs, optionally of one ``branch`` and ``workflow``.
+    async def compare(self, base: str, head: str) -> Comparison:
+        """How ``head`` compares with ``base`` (branches, tags or shas); the commits
+        listed are at most the 250 GitHub returns."""
+        data = await self._call(
+            "GET", "/repos/{owner}/{repo}/compare/{+basehead}", basehead=f"{base}...{head}"
+        )
+        return Comparison(
+            status=str(data.get("status") or ""),
+            ahead_by=int(data.get("ahead_by") or 0),
+            behind_by=int(data.get("behind_by") or 0),
+            commits=tuple(str(c["sha"]) for c in data.get("commits") or () if "sha" in c),
+        )
 
-        ``workflow`` is a workflow file name (``release.yml``) or its numeric id.
-        """
+    async def list_workflow_runs(
+        self,
+        *,
+        branch: str | None = None,
+        workflow: str | int | None = None,
+        event: str | None = None,
+        head_sha: str | None = None,
+        limit: int = 30,
+    ) -> list[WorkflowRun]:
+        """The newest ``limit`` workflow runs, optionally of one ``branch``, ``workflow``
+        (a file name like ``release.yml`` or its numeric id), ``event`` and ``head_sha``."""
+        query = "{?branch,event,head_sha,per_page}"
         if workflow is None:
-            url = "/repos/{owner}/{repo}/actions/runs{?branch,per_page}"
+            url = "/repos/{owner}/{repo}/actions/runs" + query
         else:
-            url = "/repos/{owner}/{repo}/actions/workflows/{workflow}/runs{?branch,per_page}"
+            url = "/repos/{owner}/{repo}/actions/workflows/{workflow}/runs" + query
         items = await self._list(
             url,
             limit=limit,
             iterable_key="workflow_runs",
             workflow=workflow,
             branch=branch,
+            event=event,
+            head_sha=head_sha,
             per_page=min(max(limit, 1), 100),
         )
         return [_run(item) for item in items]
+
+    async def get_workflow_run(self, run_id: int) -> WorkflowRun:
+        """One workflow run by id; GitHubPermanentError(404) if there is none."""
+        data = await self._call("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}", run_id=run_id)
+        return _run(data)
+
+    async def dispatch_workflow(
+        self, workflow: str | int, *, ref: str, inputs: Mapping[str, str] | None = None
+    ) -> None:
+        """Start ``workflow`` on ``ref`` (a branch or tag) with ``inputs`` (``workflow_dispatch``).
+
+        GitHub answers 204 without naming the run: find it with :meth:`list_workflow_runs`
+        (``event="workflow_dispatch"``). GitHubPermanentError(422) for an unknown ref or
+        inputs the workflow does not declare, 404 for an unknown workflow.
+        """
+        await self._call(
+            "POST",
+            "/repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches",
+            data={"ref": ref, "inputs": dict(inputs or {})},
+            expect=type(None),
+            workflow=workflow,
+        )
+
+    # ------------------------------------------------------------ pulls and releases
+
+    async def get_pull(self, number: int) -> PullRequest | None:
+        """Pull request ``number``; None when there is none (an issue number is none)."""
+        try:
+            data = await self._call("GET", "/repos/{owner}/{repo}/pulls/{number}", number=number)
+        except GitHubPermanentError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return _pull(data)
+
+    async def search_pulls(self, query: str, *, limit: int = 100) -> list[SearchedPull]:
+        """Pull requests of this repository matching the search ``query`` (GitHub's
+        syntax: ``label:x milestone:y``); ``repo:`` and ``is:pr`` are added here."""
+        q = f"repo:{self.repo} is:pr {query}".strip()
+        items = await self._list("/search/issues{?q,per_page}", limit=limit, q=q, per_page=100)
+        return [_searched_pull(item) for item in items if "pull_request" in item]
+
+    async def get_release_by_tag(self, tag: str) -> Release | None:
+        """The published release of ``tag``, None if there is none yet."""
+        try:
+            data = await self._call("GET", "/repos/{owner}/{repo}/releases/tags/{tag}", tag=tag)
+        except GitHubPermanentError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return _release(data)
 
     # ------------------------------------------------------------ transport
 

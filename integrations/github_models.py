@@ -173,6 +173,66 @@ class WorkflowRun:
     created_at: str
 
 
+@dataclass(frozen=True)
+class PullRequest:
+    """A pull request; ``merge_commit_sha`` is the commit its merge made on the base
+    branch (a merge, squash or rebase commit), set once ``merged``."""
+
+    number: int
+    title: str
+    state: str
+    merged: bool
+    merge_commit_sha: str | None
+    html_url: str
+    base_ref: str
+
+
+@dataclass(frozen=True)
+class SearchedPull:
+    """A pull request as issue search returns it (enough to say whether it is merged)."""
+
+    number: int
+    title: str
+    state: str
+    merged: bool
+    html_url: str
+
+
+@dataclass(frozen=True)
+class ReleaseAsset:
+    """A file attached to a release; ``state`` is ``uploaded`` once it is complete."""
+
+    name: str
+    state: str
+    size: int
+    download_url: str
+
+
+@dataclass(frozen=True)
+class Release:
+    """A GitHub release: its tag, notes and assets."""
+
+    id: int
+    tag_name: str
+    name: str
+    body: str
+    draft: bool
+    prerelease: bool
+    html_url: str
+    assets: tuple[ReleaseAsset, ...]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How ``head`` relates to ``base``: commits only head has (oldest first) and how
+    many base has that head lacks."""
+
+    status: str
+    ahead_by: int
+    behind_by: int
+    commits: tuple[str, ...]
+
+
 class UnreadableReply(GitHubRetryLater):
     """GitHub answered 2xx with a body that is not the JSON object expected (or lacks
     the one field the bot needs): the request probably took effect."""
@@ -246,3 +306,59 @@ def marker_search_phrase(marker: str) -> str:
 
 
 # ---------------------------------------------------------------- client
+
+
+def _pull(data: Mapping[str, Any]) -> PullRequest:
+    try:
+        number = int(data["number"])
+    except (KeyError, TypeError, ValueError):
+        raise UnreadableReply("GitHub pull request", "no number") from None
+    base = data.get("base") or {}
+    return PullRequest(
+        number=number,
+        title=str(_lenient(data, "title", "", "pull request")),
+        state=str(_lenient(data, "state", "open", "pull request")),
+        merged=bool(data.get("merged") or data.get("merged_at")),
+        merge_commit_sha=data.get("merge_commit_sha") or None,
+        html_url=str(_lenient(data, "html_url", "", "pull request")),
+        base_ref=str(base.get("ref") or "") if isinstance(base, dict) else "",
+    )
+
+
+def _searched_pull(data: Mapping[str, Any]) -> SearchedPull:
+    issue = _issue(data)
+    pull = data.get("pull_request") or {}
+    return SearchedPull(
+        number=issue.number,
+        title=issue.title,
+        state=issue.state,
+        merged=bool(isinstance(pull, dict) and pull.get("merged_at")),
+        html_url=issue.html_url,
+    )
+
+
+def _release(data: Mapping[str, Any]) -> Release:
+    try:
+        release_id, tag = int(data["id"]), str(data["tag_name"])
+    except (KeyError, TypeError, ValueError):
+        raise UnreadableReply("GitHub release", "no id or tag_name") from None
+    assets = tuple(
+        ReleaseAsset(
+            name=str(a.get("name") or ""),
+            state=str(a.get("state") or "uploaded"),
+            size=int(a.get("size") or 0),
+            download_url=str(a.get("browser_download_url") or ""),
+        )
+        for a in data.get("assets") or ()
+        if isinstance(a, dict)
+    )
+    return Release(
+        id=release_id,
+        tag_name=tag,
+        name=str(data.get("name") or ""),
+        body=str(data.get("body") or ""),
+        draft=bool(data.get("draft")),
+        prerelease=bool(data.get("prerelease")),
+        html_url=str(_lenient(data, "html_url", "", "release")),
+        assets=assets,
+    )

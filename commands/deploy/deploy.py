@@ -21,7 +21,14 @@ from commands.deploy.image_tags import TagPlan, check_image, choose_tag
 from commands.deploy.rollback import RestorePlan, execute_rollback, steps_to_restore
 from commands.deploy.rollout import Step, describe_plan, elapsed, plan_steps
 from commands.deploy.runs import check_network_free, roll_run, start_run
-from commands.deploy.versions import Version
+from commands.deploy.workflow import (
+    DRIVER,
+    deploy_by_workflow,
+    plan_text,
+    resume_workflow_run,
+    uses_workflow,
+)
+from commands.versions import Version
 from integrations.kube_models import KubeError
 from state.records import Run
 
@@ -39,6 +46,8 @@ async def _plan(
 ) -> str:
     name, net = ctx.network(network)
     check_network_free(ctx, name)
+    if uses_workflow(net):
+        return plan_text(net, name, version, verb="Deploy")
     steps, tags = await _release_steps(ctx, net, version, canary=canary, doing="plan the deploy")
     hint = f"/testnet deploy {version}" + (f" {network}" if network else "")
     hint += " --canary" if canary else ""
@@ -91,6 +100,10 @@ async def deploy(
         await ctx.reply(f"{plan}\n(dry run: nothing was changed)")
         return
     check_network_free(ctx, name)
+    if uses_workflow(net):
+        if not await deploy_by_workflow(ctx, name, net, version):
+            raise AlreadyReported(f"deploy of {version} failed")
+        return
     # The plan (shown for approval) checked the image; this re-reads what runs now.
     steps, tags = await _release_steps(ctx, net, version, canary=canary, doing="start the deploy")
     tag = tags.tag
@@ -214,4 +227,7 @@ async def resume_deploy(services: Services, run: Run) -> None:
     """Re-attach to a deploy the bot was running when it stopped, and finish it."""
     progress, ref = resumed_progress(services, run)
     await progress.reply_in_thread(ref, "↻ The bot restarted; re-attached to this deploy.")
+    if run.args.get("driver") == DRIVER:
+        await resume_workflow_run(services, run, progress, ref)
+        return
     await execute_deploy(services, run, progress, ref)

@@ -69,9 +69,7 @@ async def run_gate(
             break
         await asyncio.sleep(min(gate.interval, remaining))
     if report.verdict == "error":
-        await progress.reply_in_thread(
-            ref, f"⚠️ post-deploy gate, last check:\n{report.text}"
-        )
+        await progress.reply_in_thread(ref, f"⚠️ post-deploy gate, last check:\n{report.text}")
         return f"the post-deploy checks could not run: {report.problems}"
     await progress.update(ref, f"{head}\n🩺 post-deploy gate passed: {rounds} checks over {window}")
     await progress.reply_in_thread(

@@ -11,7 +11,7 @@ from bot.config import NetworkConfig
 from bot.context import Services
 from bot.errors import CommandError
 from commands.deploy.rollout import Step
-from commands.deploy.versions import Version
+from commands.versions import Version
 from integrations.image_refs import RegistryDenied, RegistryUnreachable, tag_form
 from integrations.kube_models import split_image
 

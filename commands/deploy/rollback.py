@@ -21,7 +21,15 @@ from bot.registry import Help, Option, command, workflow
 from commands.common import Progress, kube_for, resumed_progress
 from commands.deploy.rollout import Step, describe_plan, elapsed, pods_by_workload
 from commands.deploy.runs import check_network_free, roll_run, start_run
-from commands.deploy.versions import Version
+from commands.deploy.workflow import (
+    DRIVER,
+    plan_text,
+    previous_version,
+    resume_workflow_run,
+    rollback_by_workflow,
+    uses_workflow,
+)
+from commands.versions import Version
 from integrations.kube_models import KubeError
 from state.records import Run
 
@@ -127,8 +135,16 @@ async def _restore(
 async def _plan(
     ctx: Context, *, network: str | None = None, to: Version | None = None, dry_run: bool = False
 ) -> str:
-    name, _ = ctx.network(network)
+    name, net = ctx.network(network)
     check_network_free(ctx, name)
+    if uses_workflow(net):
+        target = str(to) if to is not None else previous_version(ctx.services, name)
+        if target is None:
+            raise CommandError(
+                f"No earlier successful deploy of `{name}` is recorded: name the version "
+                f"with `/testnet rollback {name} --to <version>`."
+            )
+        return plan_text(net, name, Version.parse(target), verb="Roll back to")
     what, plan = await _restore(ctx, name, to, verb="plan")
     return "\n".join([f"Roll `{name}` back to {what}:", *plan.lines])
 
@@ -147,12 +163,16 @@ async def rollback(
     OrderedReady StatefulSet left on the bad revision and not Ready are deleted so
     the controller recreates them from the restored template.
     """
-    name, _ = ctx.network(network)
+    name, net = ctx.network(network)
     if dry_run:
         plan = await _plan(ctx, network=name, to=to)
         await ctx.reply(f"{plan}\n(dry run: nothing was changed)")
         return
     check_network_free(ctx, name)
+    if uses_workflow(net):
+        if not await rollback_by_workflow(ctx, name, net, to):
+            raise AlreadyReported(f"rollback of {name} failed")
+        return
     _, restore = await _restore(ctx, name, to, verb="start")
     steps = restore.steps
     deploys = ctx.store.recent_runs(kinds=["deploy"], network=name, limit=1)
@@ -251,4 +271,7 @@ async def resume_rollback(services: Services, run: Run) -> None:
     """Re-attach to a rollback the bot was running when it stopped."""
     progress, ref = resumed_progress(services, run)
     await progress.reply_in_thread(ref, "↻ The bot restarted; re-attached to this rollback.")
+    if run.args.get("driver") == DRIVER:
+        await resume_workflow_run(services, run, progress, ref)
+        return
     await _carry_out(services, run, progress, ref)

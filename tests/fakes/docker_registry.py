@@ -31,6 +31,7 @@ lifetime of tokens. Every request is in :attr:`requests`.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -81,6 +82,8 @@ class DockerRegistryFake:
         self.token_seconds = token_seconds
         self.users: dict[str, str] = {}
         self.fail_status: int | None = None
+        self.delay = 0.0
+        """Seconds every request is answered late (the fake's own latency)."""
         self.requests: list[RecordedRequest] = []
         self._repos: dict[str, _Repository] = {}
         self._tokens: dict[str, _Grant] = {}
@@ -135,6 +138,8 @@ class DockerRegistryFake:
                 request.method, request.path, dict(request.query), dict(request.headers)
             )
         )
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.fail_status is not None and request.path.startswith("/v2"):
             if self.fail_status == 429:
                 return _errors(429, "TOOMANYREQUESTS", "too many requests", request)

@@ -78,6 +78,8 @@ class NpmRegistryFake:
         self.url = ""
         self.delay = 0.0
         self.status: int | None = None
+        self.hanging = False
+        self._closing = asyncio.Event()
         self._packages: dict[str, _Package] = {}
         self._published = 0
         self._runner: web.AppRunner | None = None
@@ -91,6 +93,7 @@ class NpmRegistryFake:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        self._closing.set()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -115,6 +118,10 @@ class NpmRegistryFake:
     def slow(self, seconds: float) -> None:
         """Answer every request ``seconds`` late."""
         self.delay = seconds
+
+    def hang(self) -> None:
+        """Never answer (until the fake stops): a registry that hangs."""
+        self.hanging = True
 
     def down(self, status: int = 503) -> None:
         """Answer every request with ``status``."""
@@ -146,7 +153,8 @@ class NpmRegistryFake:
             "dist": {
                 "tarball": f"{self.url}/{name}/-/{basename}-{version}.tgz",
                 "shasum": hashlib.sha1(tarball).hexdigest(),
-                "integrity": "sha512-" + base64.b64encode(hashlib.sha512(tarball).digest()).decode(),
+                "integrity": "sha512-"
+                + base64.b64encode(hashlib.sha512(tarball).digest()).decode(),
                 "fileCount": 42,
                 "unpackedSize": 123456,
             },
@@ -199,8 +207,13 @@ class NpmRegistryFake:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(
-            NpmRequest(request.method, request.path, request.raw_path, request.headers.get("Accept", ""))
+            NpmRequest(
+                request.method, request.path, request.raw_path, request.headers.get("Accept", "")
+            )
         )
+        if self.hanging:
+            await self._closing.wait()
+            return web.Response(status=503, text="Service Unavailable")
         if self.delay:
             await asyncio.sleep(self.delay)  # the fake's own latency, not a test waiting
         if self.status is not None:

@@ -108,3 +108,16 @@ def test_discord_ack_bench_prints_both_clients_and_the_ratios() -> None:
     assert all(line["missing"] == 0 and line["late"] == 0 for line in lines if "app" in line)
     (ratios,) = [line for line in lines if line.get("figure") == "ratios_bot_over_bare"]
     assert ratios["burst_p99"] > 0 and ratios["steady_p99"] > 0
+
+
+def test_release_status_bench_prints_the_checklist_next_to_the_serial_sum() -> None:
+    lines = run_bench("release_status.py", "--delay", "0.05", "--repeat", "1")
+    figures = {line["figure"]: line for line in lines}
+    assert set(figures) == {
+        "serial_checks_s",
+        "slowest_check_s",
+        "checklist_s",
+        "ratio_checklist_over_slowest",
+    }
+    assert figures["serial_checks_s"]["checks"] == 12 and figures["checklist_s"]["green"]
+    assert figures["serial_checks_s"]["value"] >= figures["slowest_check_s"]["value"] > 0

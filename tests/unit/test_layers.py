@@ -19,8 +19,10 @@ PACKAGES = ("bot", "commands", "integrations", "state")
 AIOHTTP_HOMES = {
     "bot/app.py",
     "bot/context.py",
+    "bot/github_webhook.py",
     "bot/incident_wiring.py",
     "bot/registry_access.py",
+    "bot/release_wiring.py",
     "bot/sanity_wiring.py",
     "bot/web.py",
     "bot/webhooks.py",
@@ -29,6 +31,7 @@ AIOHTTP_HOMES = {
     "integrations/chat/slack.py",
     "integrations/github.py",
     "integrations/kube.py",
+    "integrations/npm.py",
     "integrations/probes.py",
     "integrations/prometheus.py",
     "integrations/registry.py",

@@ -1,4 +1,5 @@
-"""Release versions as typed in chat, and how a version becomes an image tag.
+"""Release versions as typed in chat, shared by deploys and releases, and how a
+version becomes an image tag.
 
 A version is ``MAJOR.MINOR.PATCH`` with an optional pre-release (``-rc1``,
 ``-rc.1``) and an optional leading ``v``; it is kept normalised with the ``v``
