@@ -64,7 +64,8 @@ from integrations.chat.discord_schema import (
     invocation_text,
     layout,
 )
-from state.confirmations import APPROVED, CANCELLED, EXPIRED, Confirmation
+from integrations.chat.votes import decide
+from state.confirmations import APPROVED, CANCELLED, Confirmation
 from state.records import OutboxItem
 
 log = logging.getLogger("testnet_bot.discord")
@@ -792,52 +793,30 @@ class DiscordAdapter:
     def _vote(
         self, interaction: discord.Interaction, approve: bool, cid: str, received: float
     ) -> None:
-        store = self.services.store
-        channel = str(interaction.channel_id or "")
-        ref = _interaction_ref(interaction, received)
-
-        def tell(text: str) -> None:
+        decision = decide(
+            self.services.store.confirmations,
+            self.services.permissions,
+            self.actor(interaction.user),
+            cid,
+            approve,
+        )
+        conf = decision.confirmation
+        if decision.tell is not None:
+            ref = _interaction_ref(interaction, received)
             self.services.outbox.enqueue(
-                destination(channel), "private", {"text": text, "interaction": ref}
+                destination(str(interaction.channel_id or "")),
+                "private",
+                {"text": decision.tell, "interaction": ref},
             )
-
-        conf = store.confirmations.get(cid)
-        if conf is None:
-            tell("I do not know this request any more; run the command again.")
-            return
-        actor = self.actor(interaction.user)
-        user = actor.id
-        allowed = conf.permission is None or self.services.permissions.has(actor, conf.permission)
-        if approve and not allowed:
-            tell(f"You need the `{conf.permission}` permission to approve `{conf.command}`.")
-            return
-        if not approve and not (allowed or user == conf.requester):
-            tell(f"Only <@{conf.requester}> or someone with `{conf.permission}` may cancel this.")
-            return
-        vote = (store.confirmations.approve if approve else store.confirmations.cancel)(cid, user)
-        conf = vote.confirmation
-        if not vote.changed:
-            tell(_unchanged(conf, vote.note))
-            if conf.state == EXPIRED and vote.note == EXPIRED:
-                self._settle(conf)
-            return
-        if conf.state == APPROVED:
-            names = ", ".join(f"<@{a}>" for a in conf.approvers)
-            self._edit(conf, f"✅ Approved by {names}.")
-        elif conf.state == CANCELLED:
-            self._edit(conf, f"✖️ Cancelled by <@{user}>.")
-        else:
+        if conf is not None and decision.status is not None and conf.message_key is not None:
+            payload: dict[str, Any] = {"text": f"{conf.plan}\n{decision.status}"}
+            if decision.keep_buttons:
+                payload["components"] = confirmation_components(conf.id)
             self.services.outbox.enqueue(
-                conf.destination,
-                "update",
-                {
-                    "text": f"{conf.plan}\n👍 <@{user}> approved; waiting for one more approver.",
-                    "components": confirmation_components(conf.id),
-                },
-                message_key=conf.message_key,
+                conf.destination, "update", payload, message_key=conf.message_key
             )
-            return
-        self._settle(conf)
+        if conf is not None and decision.settled:
+            self._settle(conf)
 
     def _settle(self, conf: Confirmation) -> None:
         future = self._waiters.get(conf.id)
@@ -872,20 +851,3 @@ def _confirm_button(
             await adapter.on_click(interaction, self.action, self.cid)
 
     return ConfirmButton
-
-
-def _unchanged(conf: Confirmation, note: str) -> str:
-    if note == "requester cannot approve":
-        return (
-            f"`{conf.command}` needs approval by someone other than you "
-            f"({conf.approvals} people in all)."
-        )
-    if note == "already approved by you":
-        return "You already approved this; waiting for someone else."
-    if conf.state == EXPIRED:
-        return "This confirmation expired; run the command again."
-    if conf.state == APPROVED:
-        return f"Already approved by {', '.join(f'<@{a}>' for a in conf.approvers)}."
-    if conf.state == CANCELLED:
-        return f"Already cancelled by <@{conf.decided_by}>."
-    return "Nothing changed."
