@@ -362,6 +362,9 @@ async def test_a_refused_token_or_a_foreign_application_stops_start_up(tmp_path:
     with pytest.raises(StartupError, match="application_id 42"):
         async with discord_bot(tmp_path, discord={"application_id": 42}):
             pass
+    with pytest.raises(StartupError, match="invite the bot"):
+        async with discord_bot(tmp_path, discord={"guilds": [42]}):  # a guild it is not in
+            pass
     assert discord.http.Route.BASE == base  # nothing left pointed at the fake
     async with discord_bot(tmp_path, discord={"guilds": []}) as db:  # no guilds: nothing synced
         assert db.fake.command_syncs == []
