@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.app import Bot
 from bot.config import BotConfig
+from integrations.chat.shell import BufferConsole, ShellSession
 from integrations.kube import KubeClient
-from integrations.shell import BufferConsole, ShellSession
 from tests.fakes.kube_api import KubeFake
 
 NS = "bench"

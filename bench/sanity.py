@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.app import Bot
 from bot.config import BotConfig
-from commands.sanity import run_sanity
+from commands.sanity.commands import run_sanity
 from tests.fakes.kube_api import KubeFake
 
 NAMESPACE = "alpha-testnet"

@@ -8,19 +8,24 @@ with no file at all.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AnyHttpUrl,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from integrations.image_refs import template_fields
 from integrations.matchers import MatcherError, parse_matchers
@@ -31,7 +36,8 @@ PERMISSIONS = ("deploy", "rollback", "release", "validator_add", "incident", "ad
 Permission = Literal["deploy", "rollback", "release", "validator_add", "incident", "admin"]
 
 _NAME = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
+_DURATION_PATTERN = r"^\s*(\d+(?:\.\d+)?)(ms|s|m|h|d)\s*$"
+_DURATION = re.compile(_DURATION_PATTERN)
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -41,7 +47,7 @@ def parse_duration(value: object) -> float:
         raise ValueError("a duration like 30s, 15m or 2h")
     if isinstance(value, int | float):
         seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION.match(value.strip())):
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
         seconds = float(m.group(1)) * _DURATION_UNITS[m.group(2)]
     else:
         raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 15m, 2h)")
@@ -56,7 +62,20 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-Seconds = Annotated[float, Field(ge=0)]
+Seconds = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    Field(ge=0),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": _DURATION_PATTERN},
+            ]
+        }
+    ),
+]
+"""Seconds, typed as a number or as a duration string (``90``, ``"90s"``, ``"15m"``)."""
 
 
 def _durations(*names: str):  # type: ignore[no-untyped-def]
@@ -66,6 +85,16 @@ def _durations(*names: str):  # type: ignore[no-untyped-def]
 
 # -- networks ----------------------------------------------------------------
 
+_REQUIREMENT = re.compile(r"^\s*!?[A-Za-z0-9./_-]+\s*((=|==|!=)\s*[A-Za-z0-9._-]*)?\s*$")
+
+
+def check_selector(v: str) -> str:
+    """``v`` if it is an equality-based label selector (``app=validator,tier!=x``)."""
+    for part in v.split(","):
+        if not _REQUIREMENT.match(part):
+            raise ValueError(f"not a label selector: {v!r} (use e.g. app=validator)")
+    return v
+
 
 class Workload(Model):
     """One Kubernetes workload a deploy rolls."""
@@ -73,7 +102,10 @@ class Workload(Model):
     kind: Literal["StatefulSet", "Deployment"] = Field(
         description="Workload kind: must be StatefulSet or Deployment."
     )
-    selector: str = Field(description="Label selector, e.g. app=validator.", min_length=1)
+    selector: str = Field(
+        description="Label selector of the workload or of its pods, e.g. app=validator.",
+        min_length=1,
+    )
     canary: bool = Field(
         default=False, description="With --canary, update one pod of this StatefulSet first."
     )
@@ -81,10 +113,7 @@ class Workload(Model):
     @field_validator("selector")
     @classmethod
     def _selector(cls, v: str) -> str:
-        for part in v.split(","):
-            if not re.match(r"^\s*!?[A-Za-z0-9./_-]+\s*((=|==|!=)\s*[A-Za-z0-9._-]*)?\s*$", part):
-                raise ValueError(f"not a label selector: {v!r} (use e.g. app=validator)")
-        return v
+        return check_selector(v)
 
 
 class PodsCheck(Model):
@@ -191,12 +220,53 @@ class GateConfig(Model):
 
 
 class ConnectionEntry(Model):
-    """One line of the network's connection info, read from a Service."""
+    """One line of the network's connection info, read from a Service.
+
+    The Service is named in one of three ways: ``service`` (its exact name),
+    ``service_suffix`` (a name ending in ``-<suffix>``, so a Helm release prefix such
+    as ``alpha-aztec-network-`` need not be typed) or ``service_selector`` (a label
+    selector on the Service's labels).
+    """
 
     name: str = Field(description="Variable name shown to operators, e.g. ETHEREUM_HOST.")
-    service: str = Field(description="Kubernetes Service name.")
+    service: str | None = Field(
+        default=None,
+        description="Exact Service name (give one of service, service_suffix, service_selector).",
+    )
+    service_suffix: str | None = Field(
+        default=None,
+        description="End of the Service's name after a dash, e.g. ethereum-lb for "
+        "alpha-aztec-network-ethereum-lb.",
+        min_length=1,
+    )
+    service_selector: str | None = Field(
+        default=None,
+        description="Label selector on the Service's labels, e.g. app=boot-node.",
+        min_length=1,
+    )
     port: int = Field(ge=1, le=65535, description="Port to show.")
     protocol: Literal["TCP", "UDP"] = Field(default="TCP", description="TCP or UDP.")
+
+    @field_validator("service_selector")
+    @classmethod
+    def _selector(cls, v: str | None) -> str | None:
+        return None if v is None else check_selector(v)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ConnectionEntry:
+        given = [k for k in ("service", "service_suffix", "service_selector") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of service, service_suffix or service_selector")
+        return self
+
+    @property
+    def lookup(self) -> str:
+        """How the entry names its Service, for messages (``ethereum-lb``, ``*-ethereum-lb``)."""
+        if self.service:
+            return self.service
+        if self.service_suffix:
+            return f"*-{self.service_suffix}"
+        return f"labelled {self.service_selector}"
 
 
 class InfoConfig(Model):
@@ -323,6 +393,12 @@ class SlackChat(Model):
     channels: dict[str, str] = Field(
         default_factory=dict, description="Named channels, e.g. {deploys: C0123, alpha: C0456}."
     )
+
+    platform: ClassVar[str] = "slack"
+
+    def destination(self, channel: str) -> str:
+        """The outbox destination of ``channel`` (a name from ``channels``, or an id)."""
+        return f"{self.platform}:{self.channels.get(channel, channel)}"
     confirm_timeout: Seconds = Field(default=600.0, description="Approve buttons expire after.")
     group_cache_ttl: Seconds = Field(default=300.0, description="User-group membership cache.")
     seconds_ = _durations("confirm_timeout", "group_cache_ttl")
@@ -362,6 +438,13 @@ class DiscordChat(Model):
         if not 0 < v <= 840:
             raise ValueError("must be more than 0 s and at most 14 min (Discord's 15 min window)")
         return v
+
+    platform: ClassVar[str] = "discord"
+
+    def destination(self, channel: str) -> str | None:
+        """The outbox destination of the channel named ``channel`` (None if unnamed)."""
+        found = self.channels.get(channel)
+        return None if found is None else f"{self.platform}:{found}"
 
 
 class ChatConfig(Model):
@@ -403,8 +486,16 @@ class GitHubConfig(Model):
         default=AnyHttpUrl("https://api.github.com"),
         description="REST API base (GitHub Enterprise: https://host/api/v3).",
     )
-    per_minute: int = Field(default=80, ge=1, description="Most content-creating requests/min.")
-    per_hour: int = Field(default=500, ge=1, description="Most content-creating requests/hour.")
+    per_minute: int = Field(
+        default=80,
+        ge=1,
+        description="Most content-creating requests/min (counted across restarts).",
+    )
+    per_hour: int = Field(
+        default=500,
+        ge=1,
+        description="Most content-creating requests/hour (counted across restarts).",
+    )
 
 
 class KubeConfig(Model):
@@ -666,7 +757,10 @@ class LoggingConfig(Model):
 
 
 class OutboxConfig(Model):
-    """Delivery of outbound messages."""
+    """Delivery of outbound messages. Per channel, prompts, a command's first reply
+    and incident roots go before thread replies, and replies before edits; each
+    incident's GitHub writes are ordered on their own, so one failing issue never
+    holds up another, and each write lands once even across crashes."""
 
     max_attempts: int = Field(default=8, ge=1, description="Attempts before an item is dead.")
     base_backoff: Seconds = Field(default=1.0, description="First retry delay (doubles).")
@@ -683,11 +777,67 @@ class AlertmanagerConfig(Model):
     max_body: int = Field(default=1 << 20, ge=1024, description="Largest accepted body (bytes).")
 
 
+REFERENCE_ERROR = "config_reference"
+"""The pydantic error type of a cross-reference problem (the file reader reports
+those itself, each at its own path and line)."""
+
+RefPath = tuple[str | int, ...]
+
+
+def closest(word: str, known: Iterable[str]) -> str | None:
+    """The known word a slip of the keyboard most likely meant, if any is close."""
+    matches = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def reference_problems(
+    *,
+    networks: Iterable[object],
+    default_network: object,
+    roles: Iterable[object],
+    shell_roles: Iterable[object],
+    permissions: Mapping[Any, Iterable[object]],
+) -> list[tuple[RefPath, str]]:
+    """Every name one section uses that another section does not define, with the
+    path of the use: ``default_network`` naming no network, a permission or the
+    shell operator naming an unknown role."""
+    problems: list[tuple[RefPath, str]] = []
+    network_names = [str(n) for n in networks]
+    role_names = [str(r) for r in roles]
+
+    def unknown(kind: str, name: object, known: list[str]) -> str:
+        hint = closest(str(name), known)
+        listing = ", ".join(known) or "none"
+        return f"unknown {kind} {name!r}" + (
+            f": did you mean `{hint}`?" if hint else f" ({kind}s: {listing})"
+        )
+
+    if default_network is not None and str(default_network) not in network_names:
+        hint = closest(str(default_network), network_names)
+        problems.append(
+            (
+                ("default_network",),
+                f"default_network {default_network!r} is not a network"
+                + (f": did you mean `{hint}`?" if hint else ""),
+            )
+        )
+    for i, role in enumerate(shell_roles):
+        if str(role) not in role_names:
+            problems.append((("chat", "shell", "roles", i), unknown("role", role, role_names)))
+    for perm, holders in permissions.items():
+        for i, role in enumerate(holders):
+            if str(role) not in role_names:
+                problems.append((("permissions", str(perm), i), unknown("role", role, role_names)))
+    return problems
+
+
 class BotConfig(Model):
     """The whole configuration file."""
 
     networks: dict[str, NetworkConfig] = Field(
-        default_factory=dict, description="Testnets by name."
+        default_factory=dict,
+        description="Testnets by name.",
+        json_schema_extra={"propertyNames": {"pattern": _NAME}},
     )
     default_network: str | None = Field(
         default=None, description="Network used when a command names none."
@@ -729,16 +879,16 @@ class BotConfig(Model):
 
     @model_validator(mode="after")
     def _references(self) -> BotConfig:
-        if self.default_network is not None and self.default_network not in self.networks:
-            raise ValueError(f"default_network {self.default_network!r} is not a network")
-        known = set(self.roles)
-        for role in self.chat.shell.roles:
-            if role not in known:
-                raise ValueError(f"chat.shell.roles: unknown role {role!r}")
-        for perm, roles in self.permissions.items():
-            for role in roles:
-                if role not in known:
-                    raise ValueError(f"permissions.{perm}: unknown role {role!r}")
+        problems = reference_problems(
+            networks=self.networks,
+            default_network=self.default_network,
+            roles=self.roles,
+            shell_roles=self.chat.shell.roles,
+            permissions=self.permissions,
+        )
+        if problems:
+            text = "; ".join(f"{'.'.join(map(str, path))}: {msg}" for path, msg in problems)
+            raise PydanticCustomError(REFERENCE_ERROR, text)
         return self
 
     def secrets(self) -> list[str]:
@@ -760,3 +910,67 @@ class BotConfig(Model):
 
         walk(self)
         return [v for v in values if v]
+
+
+# -- JSON Schema -----------------------------------------------------------------
+
+ENV_REFERENCE_PATTERN = r"\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}"
+"""A ``${VAR}`` or ``${VAR:-default}`` reference, replaced before validation."""
+_LAX_STRINGS = {
+    # pydantic's lax mode reads these strings as numbers and booleans.
+    "integer": r"^\s*[+-]?\d+\s*$",
+    "number": r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$",
+    "boolean": "^(0|1|"
+    + "|".join(
+        "".join(f"[{c.lower()}{c.upper()}]" for c in word)
+        for word in ("off", "on", "f", "t", "false", "true", "n", "no", "y", "yes")
+    )
+    + ")$",
+}
+_SCHEMA_MAPS = ("properties", "$defs", "patternProperties")
+_SCHEMA_ONE = ("items", "additionalProperties", "not")
+_SCHEMA_MANY = ("anyOf", "oneOf", "allOf", "prefixItems")
+_META = ("title", "description", "default", "examples")
+
+
+def _loosen(node: Any, *, numeric_strings: bool = True) -> Any:
+    """Widen a schema node to take what the loader takes: any constrained scalar may
+    also be a string holding a ``${VAR}`` reference (interpolated before validation),
+    and numbers and booleans may be written as the strings pydantic reads as such."""
+    if not isinstance(node, dict):
+        return node
+    out = dict(node)
+    duration = any(
+        isinstance(b, dict) and b.get("pattern") == _DURATION_PATTERN for b in node.get("anyOf", ())
+    )
+    for key in _SCHEMA_MAPS:
+        if isinstance(node.get(key), dict):
+            out[key] = {k: _loosen(v) for k, v in node[key].items()}
+    for key in _SCHEMA_ONE:
+        if isinstance(node.get(key), dict):
+            out[key] = _loosen(node[key])
+    for key in _SCHEMA_MANY:
+        if isinstance(node.get(key), list):
+            out[key] = [
+                _loosen(v, numeric_strings=numeric_strings and not duration) for v in node[key]
+            ]
+    kind = node.get("type")
+    constrained = (
+        kind in _LAX_STRINGS
+        or (kind == "string" and any(k in node for k in ("pattern", "enum", "const", "minLength")))
+        or ("enum" in node and "type" not in node)
+    )
+    if not constrained or "anyOf" in node:
+        return out
+    meta = {k: out.pop(k) for k in _META if k in out}
+    branches: list[Any] = [out, {"type": "string", "pattern": ENV_REFERENCE_PATTERN}]
+    if numeric_strings and kind in _LAX_STRINGS:
+        branches.append({"type": "string", "pattern": _LAX_STRINGS[str(kind)]})
+    return {**meta, "anyOf": branches}
+
+
+def config_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the configuration file as written (before ``${VAR}``
+    interpolation): it accepts what :func:`bot.configfile.parse_config` accepts."""
+    schema: dict[str, Any] = _loosen(BotConfig.model_json_schema())
+    return schema

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from bot.config import BotConfig
+from bot.config import REFERENCE_ERROR, BotConfig, closest, reference_problems
+from bot.configwarnings import config_warnings
 
 Path_ = tuple[str | int, ...]
 
@@ -125,12 +127,122 @@ def _message(error: Mapping[str, Any]) -> str:
         msg = msg[len("Value error, ") :]
     if msg.startswith("Input should be "):
         msg = "must be " + msg[len("Input should be ") :].replace("'", "")
+    if kind == "literal_error" and isinstance(error.get("input"), str):
+        expected = re.findall(r"'([^']*)'", str((error.get("ctx") or {}).get("expected", "")))
+        hint = closest(error["input"], expected)
+        if hint is not None:
+            msg += f": did you mean `{hint}`?"
     return msg
 
 
-def parse_config(text: str, *, source: str, env: Mapping[str, str]) -> BotConfig:
-    """Validate YAML ``text`` into a :class:`BotConfig` or raise :class:`ConfigError`
-    listing every problem with its path and line."""
+def _strip(annotation: Any) -> Any:
+    """The type inside ``Annotated[...]`` and ``X | None``."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, UnionType):
+            rest = [a for a in get_args(annotation) if a is not type(None)]
+            if len(rest) != 1:
+                return annotation
+            annotation = rest[0]
+        else:
+            return annotation
+
+
+def _model_at(path: Path_) -> type[BaseModel] | None:
+    """The config model that the mapping at ``path`` is validated as, if any."""
+    node: Any = BotConfig
+    for part in path:
+        node = _strip(node)
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            field = node.model_fields.get(str(part))
+            if field is None:
+                return None
+            node = field.annotation
+        elif get_origin(node) in (list, tuple) and isinstance(part, int):
+            node = get_args(node)[0]
+        elif get_origin(node) is dict:
+            node = get_args(node)[1]
+        else:
+            return None
+    node = _strip(node)
+    return node if isinstance(node, type) and issubclass(node, BaseModel) else None
+
+
+def _reference_problems(data: Mapping[Any, Any], doc: _Document) -> list[ConfigProblem]:
+    """Cross-references checked on the document as written, so each one is reported
+    at its own path and line even when other sections are broken."""
+
+    def section(value: Any, default: Any) -> Any:
+        return value if isinstance(value, type(default)) else default
+
+    chat = section(data.get("chat"), {})
+    shell = section(chat.get("shell"), {})
+    roles = data.get("roles", {"admin": {}})
+    if not isinstance(roles, dict):
+        return []
+    permissions = {
+        k: v for k, v in section(data.get("permissions"), {}).items() if isinstance(v, list)
+    }
+    found = reference_problems(
+        networks=section(data.get("networks"), {}),
+        default_network=data.get("default_network"),
+        roles=roles,
+        shell_roles=section(shell.get("roles", ["admin"]), []),
+        permissions=permissions,
+    )
+    return [ConfigProblem(format_path(path), msg, doc.line_of(path)) for path, msg in found]
+
+
+def _pydantic_problems(exc: ValidationError, doc: _Document) -> list[ConfigProblem]:
+    """One problem per slip: a misspelt key is one "unknown key" with a suggestion
+    (not also "required key is missing" for the key it was meant to be)."""
+    errors = [e for e in exc.errors() if e["type"] != REFERENCE_ERROR]
+    paths = [tuple(p for p in e["loc"] if p != "[key]") for e in errors]
+    missing: dict[Path_, set[str]] = {}
+    for error, path in zip(errors, paths, strict=True):
+        if error["type"] == "missing" and path:
+            missing.setdefault(path[:-1], set()).add(str(path[-1]))
+    consumed: set[Path_] = set()
+    problems: list[ConfigProblem] = []
+    for error, path in zip(errors, paths, strict=True):
+        message = _message(error)
+        if error["type"] == "extra_forbidden" and path:
+            parent, key = path[:-1], str(path[-1])
+            meant = closest(key, missing.get(parent, ()))
+            if meant is not None:
+                consumed.add((*parent, meant))
+                message = f"unknown key: did you mean `{meant}`? (`{meant}` is required)"
+            else:
+                model = _model_at(parent)
+                hint = closest(key, model.model_fields) if model is not None else None
+                if hint is not None:
+                    message = f"unknown key: did you mean `{hint}`?"
+        problems.append(ConfigProblem(format_path(path), message, doc.line_of(path)))
+    return [
+        p
+        for p, path, e in zip(problems, paths, errors, strict=True)
+        if not (e["type"] == "missing" and path in consumed)
+    ]
+
+
+def _within(path: str, prefixes: set[str]) -> bool:
+    return any(path == p or path.startswith((p + ".", p + "[")) for p in prefixes)
+
+
+def read_config(
+    text: str, *, source: str, env: Mapping[str, str]
+) -> tuple[BotConfig, list[ConfigProblem]]:
+    """Validate YAML ``text``: the config and its warnings (sections that have no
+    effect), or :class:`ConfigError` listing every problem with its path and line."""
+    config, warnings, _ = _read(text, source=source, env=env)
+    return config, warnings
+
+
+def _read(
+    text: str, *, source: str, env: Mapping[str, str]
+) -> tuple[BotConfig, list[ConfigProblem], _Document]:
     doc = _Document(env)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -142,18 +254,62 @@ def parse_config(text: str, *, source: str, env: Mapping[str, str]) -> BotConfig
     data = {} if root is None else doc.build(root, ())
     if not isinstance(data, dict):
         raise ConfigError(source, [ConfigProblem("", "the file must be a mapping of keys", 1)])
-    if doc.problems:
-        raise ConfigError(source, doc.problems)
+    problems = list(doc.problems) + _reference_problems(data, doc)
+    config: BotConfig | None = None
     try:
-        return BotConfig.model_validate(data)
+        config = BotConfig.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            # pydantic adds a "[key]" part for errors in a dict's keys; keep only the
-            # parts that name a place in the document.
-            path: Path_ = tuple(p for p in error["loc"] if p != "[key]")
-            problems.append(ConfigProblem(format_path(path), _message(error), doc.line_of(path)))
-        raise ConfigError(source, problems) from None
+        # A value left empty by an unset variable is reported once, as that.
+        unset = {p.path for p in doc.problems}
+        problems += [p for p in _pydantic_problems(exc, doc) if not _within(p.path, unset)]
+    if problems or config is None:
+        problems.sort(key=lambda p: (p.line or 0, p.path))
+        raise ConfigError(source, problems)
+    warnings = [
+        ConfigProblem(format_path(path), message, doc.line_of(path))
+        for path, message in config_warnings(config)
+    ]
+    return config, warnings, doc
+
+
+def parse_config(text: str, *, source: str, env: Mapping[str, str]) -> BotConfig:
+    """Validate YAML ``text`` into a :class:`BotConfig` or raise :class:`ConfigError`
+    listing every problem with its path and line."""
+    return read_config(text, source=source, env=env)[0]
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A configuration, where it came from, and what in it has no effect."""
+
+    config: BotConfig
+    source: str
+    warnings: list[ConfigProblem]
+    lines: Mapping[Path_, int] = field(default_factory=dict)
+
+    def line_of(self, path: Path_) -> int | None:
+        """The line of ``path`` (or of its nearest ancestor) in the file, if known."""
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.lines:
+                return self.lines[path[:end]]
+        return None
+
+
+def inspect_config(
+    path: Path | None, *, env: Mapping[str, str], cwd: Path | None = None
+) -> LoadedConfig:
+    """Like :func:`load_config`, with the warnings (each with its path and line)."""
+    if path is None:
+        candidate = (cwd or Path.cwd()) / DEFAULT_CONFIG_FILE
+        if not candidate.exists():
+            return LoadedConfig(BotConfig(), "built-in defaults", [])
+        path = candidate
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [ConfigProblem("", f"cannot read: {exc.strerror}")]) from None
+    config, warnings, doc = _read(text, source=str(path), env=env)
+    return LoadedConfig(config, str(path), warnings, doc.lines)
 
 
 def load_config(
@@ -164,13 +320,5 @@ def load_config(
     ``path`` given: that file (missing → :class:`ConfigError`). Otherwise
     ``testnet-bot.yaml`` in ``cwd`` if present, else the built-in defaults.
     """
-    if path is None:
-        candidate = (cwd or Path.cwd()) / DEFAULT_CONFIG_FILE
-        if not candidate.exists():
-            return BotConfig(), "built-in defaults"
-        path = candidate
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), [ConfigProblem("", f"cannot read: {exc.strerror}")]) from None
-    return parse_config(text, source=str(path), env=env), str(path)
+    loaded = inspect_config(path, env=env, cwd=cwd)
+    return loaded.config, loaded.source

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bot.config import BotConfig, NetworkConfig
 from bot.core import ConfirmRequest, ConfirmResult, Invocation, MessageRef, Table
-from bot.errors import CommandError
+from bot.errors import CommandError, UsageError
 from bot.permissions import Permissions
 from bot.registry import Registry
 from bot.tasks import TaskSupervisor
@@ -22,6 +22,26 @@ if TYPE_CHECKING:
     from bot.metrics import Metrics
     from bot.outbox import Outbox
     from bot.registry_access import RegistryAccess
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, eq=False)
+class ServiceKey(Generic[T]):
+    """A typed key for a service one capability provides (aiohttp's ``AppKey`` pattern).
+
+    The capability declares the key next to the service's type; the composition root
+    provides the value; handlers ``need`` it and get the right type back, or a
+    :class:`CommandError` that says what is not set up.
+    """
+
+    name: str
+    missing: str
+    """What the user is told when the service is not there (and how to set it up)."""
+
+    def __repr__(self) -> str:
+        return f"<ServiceKey {self.name}>"
 
 
 @dataclass
@@ -40,7 +60,24 @@ class Services:
     images: RegistryAccess | None = None
     clock: Callable[[], float] = time.time
     started_at: float = field(default_factory=time.time)
-    extras: dict[str, Any] = field(default_factory=dict)
+    provided: dict[ServiceKey[Any], Any] = field(default_factory=dict)
+    """Services the capabilities declared keys for (see :meth:`provide`)."""
+
+    def provide(self, key: ServiceKey[T], value: T) -> None:
+        """Make ``value`` the service behind ``key`` (the composition root does this)."""
+        self.provided[key] = value
+
+    def get(self, key: ServiceKey[T]) -> T | None:
+        """The service behind ``key``, or None when it is not set up."""
+        value: T | None = self.provided.get(key)
+        return value
+
+    def need(self, key: ServiceKey[T]) -> T:
+        """The service behind ``key``; a :class:`CommandError` naming what is missing."""
+        value = self.get(key)
+        if value is None:
+            raise CommandError(key.missing)
+        return value
 
 
 @dataclass
@@ -95,8 +132,8 @@ class Context:
                     raise CommandError(
                         "No networks are configured (see `networks:` in the config)."
                     )
-                raise CommandError(f"Which network? Name one of: {', '.join(sorted(networks))}.")
+                raise UsageError(f"Which network? Name one of: {', '.join(sorted(networks))}.")
         if name not in networks:
             known = ", ".join(sorted(networks)) or "none configured"
-            raise CommandError(f"Unknown network `{name}` (known: {known}).")
+            raise UsageError(f"Unknown network `{name}` (known: {known}).")
         return name, networks[name]

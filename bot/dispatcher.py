@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import difflib
 import logging
-import shlex
 import time
 
 from bot import messages
@@ -15,12 +14,19 @@ from bot.core import ConfirmRequest, Invocation, Outcome
 from bot.errors import AlreadyReported, CommandError, PermissionDenied, UsageError
 from bot.logs import log_context
 from bot.registry import CommandSpec
+from bot.words import UnclosedQuote, split_words
 
 log = logging.getLogger("testnet_bot.dispatcher")
 PREFIXES = ("/testnet", "testnet")
 
 
-def suggest(word: str, names: list[str], cutoff: float = 0.6) -> str | None:
+HELP_OPTIONS = frozenset({"--help", "-h"})
+SUGGEST_CUTOFF = 0.75
+"""How alike (difflib ratio) a typed word must be to a command to be suggested:
+``stauts`` → ``status``, ``deploi`` → ``deploy``; ``hello`` → nothing."""
+
+
+def suggest(word: str, names: list[str], cutoff: float = SUGGEST_CUTOFF) -> str | None:
     """The command name closest to what was typed, if it is at least ``cutoff`` alike."""
     firsts = sorted({n.split()[0] for n in names})
     match = difflib.get_close_matches(word, firsts, n=1, cutoff=cutoff)
@@ -68,8 +74,6 @@ class Dispatcher:
         names = list(self.services.registry.names())
         if suggestion := suggest(words[0], names):
             text += messages.DID_YOU_MEAN.format(suggestion=suggestion)
-        elif nearest := suggest(words[0], names, cutoff=0.3):
-            text += messages.NEAREST.format(suggestion=nearest)
         text += messages.SEE_HELP
         await invocation.responder.reply_private(text)
         return Outcome.UNKNOWN, words[0]
@@ -79,6 +83,10 @@ class Dispatcher:
     ) -> tuple[Outcome, str]:
         ctx = Context(invocation, self.services)
         responder = invocation.responder
+        if HELP_OPTIONS.intersection(rest):
+            registry = self.services.registry
+            await responder.reply(spec.help_text(registry.under(spec.path)))
+            return Outcome.OK, "help"
         try:
             kwargs = spec.parse(rest)
         except UsageError as exc:
@@ -180,16 +188,16 @@ class Dispatcher:
         )
 
 
-_SHELL_SPECIAL = frozenset("\"'\\#")
+_QUOTING = frozenset("\"'\\“”„‘’«»")
 
 
 def _words(text: str) -> list[str]:
-    if _SHELL_SPECIAL.isdisjoint(text):
-        words = text.split()  # what shlex would give, much faster
+    if _QUOTING.isdisjoint(text):
+        words: list[str] = text.split()  # what split_words would give, much faster
     else:
         try:
-            words = shlex.split(text)
-        except ValueError as exc:
+            words = list(split_words(text))
+        except UnclosedQuote as exc:
             raise UsageError(messages.UNPARSEABLE.format(reason=exc)) from None
     if words and words[0] in PREFIXES:
         words = words[1:]

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from bot.context import Services
-from bot.incident_text import FALLBACK_LABEL
-from bot.incidents import IncidentDesk
 from bot.webhooks import AlertmanagerWebhook
+from commands.incidents.desk import DESK, IncidentDesk
+from commands.incidents.text import FALLBACK_LABEL
 
 if TYPE_CHECKING:
     import aiohttp
@@ -22,16 +22,22 @@ def wire_incidents(
     app: web.Application,
     http: aiohttp.ClientSession,
     stack: AsyncExitStack,
+    *,
+    background: bool = True,
 ) -> IncidentDesk:
     """Create the desk, mount ``/hooks/alertmanager`` on ``app`` (before it starts),
-    route ``github:*`` outbox items when GitHub is configured, and start the timer."""
+    route ``github:*`` outbox items when GitHub is configured, and start the timer.
+    Without ``background`` (a terminal session with no bot) only the desk is made:
+    no webhook, no GitHub delivery, no timer."""
     config = services.config
     desk = IncidentDesk(config, services.store, services.outbox, clock=services.clock)
-    services.extras["incidents"] = desk
+    services.provide(DESK, desk)
+    if not background:
+        return desk
     AlertmanagerWebhook(config.alertmanager, desk, services.metrics).mount(app)
     if config.github is not None:
+        from commands.incidents.issues import github_route
         from integrations.github import GitHubClient
-        from integrations.github_delivery import github_route
 
         client = GitHubClient(
             http,

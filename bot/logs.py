@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, Any
 
 _context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
@@ -127,23 +128,37 @@ def configure_logging(
     fmt: str = "auto",
     secrets: Iterable[str] = (),
     stream: IO[str] | None = None,
+    file: Path | None = None,
 ) -> Redactor:
     """Send the bot's logs (and its libraries') to ``stream`` (default stderr).
 
-    Returns the redactor so later-known secrets can be added to it.
+    With ``file`` (used while a terminal chat is attached, so log lines do not break
+    up its replies) every line at ``level`` goes to that file as JSON and only
+    warnings and errors to ``stream``. Returns the redactor so later-known secrets
+    can be added to it.
     """
     stream = stream or sys.stderr
     redactor = Redactor(secrets)
     use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
-    handler = logging.StreamHandler(stream)
+    handler: logging.Handler = logging.StreamHandler(stream)
     handler.addFilter(redactor)
     handler.setFormatter(JsonFormatter(redactor) if use_json else TextFormatter(redactor))
+    handlers = [handler]
+    if file is not None:
+        handler.setLevel(max(logging.WARNING, logging.getLevelName(level)))
+        file.parent.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(file, encoding="utf-8")
+        to_file.addFilter(redactor)
+        to_file.setFormatter(JsonFormatter(redactor))
+        handlers.append(to_file)
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, "_testnet_bot", False):
             root.removeHandler(old)
-    handler._testnet_bot = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
+            old.close()
+    for h in handlers:
+        h._testnet_bot = True  # type: ignore[attr-defined]
+        root.addHandler(h)
     root.setLevel(level)
     for noisy in ("aiohttp.access", "apscheduler", "slack_bolt", "slack_sdk", "discord"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

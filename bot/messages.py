@@ -4,7 +4,6 @@ from __future__ import annotations
 
 UNKNOWN_COMMAND = "Unknown command `{name}`."
 DID_YOU_MEAN = " Did you mean `/testnet {suggestion}`?"
-NEAREST = " The nearest command is `/testnet {suggestion}`."
 SEE_HELP = " Try `/testnet help`."
 EMPTY_COMMAND = "Tell me what to do, e.g. `/testnet help`."
 UNPARSEABLE = "I could not read that command: {reason}."

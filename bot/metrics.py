@@ -59,6 +59,14 @@ class _StateCollector(Collector):
         for (kind, state), n in sorted(self._store.count_runs_by_kind_state().items()):
             runs.add_metric([kind, state], n)
         yield runs
+        oldest = GaugeMetricFamily(
+            "testnet_bot_run_oldest_running_seconds",
+            "Age of the oldest run still running, by kind and network (absent: none running).",
+            labels=["kind", "network"],
+        )
+        for (kind, network), age in sorted(self._store.oldest_running_run_ages().items()):
+            oldest.add_metric([kind, network], age)
+        yield oldest
         yield from self._rolls()
         yield from self._sanity()
         yield from self._incidents()

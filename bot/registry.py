@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.errors import UsageError
+from bot.words import rest_text
 
 Handler = Callable[..., Awaitable[None]]
 Resume = Callable[[Any, Any], Coroutine[Any, Any, None]]
@@ -119,12 +120,19 @@ class CommandSpec:
         Raises :class:`UsageError` naming the first problem.
         """
         by_option = {p.option: p for p in self.params}
+        shorts = self.short_options()
         positional = [p for p in self.params if not p.flag and not p.option_only]
         values: dict[str, Any] = {}
         loose: list[str] = []
         i = 0
         while i < len(words):
             word = words[i]
+            if _is_short_option(word):
+                short, eq, inline = word.partition("=")
+                long = shorts.get(short)
+                if long is None:
+                    raise UsageError(self._unknown_short(short))
+                word = long + eq + inline
             if word.startswith("--") and len(word) > 2:
                 name, eq, inline = word.partition("=")
                 param = by_option.get(name)
@@ -154,7 +162,7 @@ class CommandSpec:
             if not loose:
                 break
             if param.rest:
-                values[param.name] = _convert(param, " ".join(loose))
+                values[param.name] = _convert(param, rest_text(loose))
                 loose = []
             else:
                 values[param.name] = _convert(param, loose.pop(0))
@@ -166,6 +174,58 @@ class CommandSpec:
                     raise UsageError(f"Missing `{param.name.replace('_', '-')}`.")
                 values[param.name] = param.default
         return values
+
+    def short_options(self) -> dict[str, str]:
+        """``-x`` → ``--x…`` for each option whose first letter no other option shares
+        (a one-letter parameter name wins its letter)."""
+        by_letter: dict[str, list[Param]] = {}
+        for p in self.params:
+            by_letter.setdefault(p.name[0], []).append(p)
+        shorts = {}
+        for letter, params in by_letter.items():
+            exact = [p for p in params if p.name == letter]
+            chosen = exact or (params if len(params) == 1 else [])
+            if chosen:
+                shorts["-" + letter] = chosen[0].option
+        return shorts
+
+    def _unknown_short(self, short: str) -> str:
+        options = ", ".join(f"`{p.option}`" for p in self.params)
+        if not options:
+            return f"`{self.name}` takes no options (`{short}` given)."
+        return f"Unknown option `{short}`; `{self.name}` takes {options}."
+
+    def help_text(self, subcommands: Iterable[CommandSpec] = ()) -> str:
+        """The full help of the command: usage, summary, description, arguments,
+        permission, and the commands under it (``incident`` → ``incident ack``)."""
+        lines = [f"`/testnet {self.usage()}`", self.summary]
+        if self.description:
+            lines += ["", self.description]
+        documented = [p for p in self.params if p.help]
+        if documented:
+            lines.append("")
+            lines += [
+                f"  {p.option if p.flag else p.name.replace('_', '-')}: {p.help}"
+                for p in documented
+            ]
+        if self.permission:
+            lines.append(f"\nNeeds the `{self.permission}` permission.")
+        if self.dangerous:
+            lines.append("Asks for confirmation before it runs.")
+        subs = list(subcommands)
+        if subs:
+            lines += ["", "Also:"] + [f"`/testnet {s.usage()}`  {s.summary}" for s in subs]
+        return "\n".join(lines)
+
+
+def _is_short_option(word: str) -> bool:
+    """``-n`` or ``-n=5`` (not ``-5``, a negative number, nor ``-`` alone)."""
+    return (
+        len(word) >= 2
+        and word[0] == "-"
+        and word[1].isalpha()
+        and (len(word) == 2 or word[2] == "=")
+    )
 
 
 def _convert(param: Param, text: str) -> Any:
@@ -345,6 +405,22 @@ class Registry:
             if spec is not None:
                 return spec, words[length:]
         return None, words
+
+    def under(self, path: tuple[str, ...]) -> list[CommandSpec]:
+        """The visible commands whose path starts with ``path`` and is longer."""
+        return [s for s in self.specs() if len(s.path) > len(path) and s.path[: len(path)] == path]
+
+    def help_for(self, topic: str) -> str | None:
+        """The help of ``topic``: one command's (with those under it), or a list of
+        the commands under a group word like ``schedule``; None when neither exists."""
+        path = tuple(topic.split())
+        spec = self._specs.get(path)
+        subs = self.under(path)
+        if spec is not None and not spec.hidden:
+            return spec.help_text(subs)
+        if subs:
+            return "\n".join(f"`/testnet {s.usage()}`  {s.summary}" for s in subs)
+        return None
 
     def names(self) -> Iterable[str]:
         """Every command name (for suggestions)."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.core import ConfirmRequest, ConfirmResult, MessageRef, Table
 from bot.outbox import Outbox
+from state.records import Priority
 
 
 def table_payload(table: Table | None) -> dict[str, Any] | None:
@@ -36,10 +37,20 @@ def payload_table(data: dict[str, Any] | None) -> Table | None:
 class OutboxResponder:
     """Posts, edits and thread replies as durable outbox items for one destination."""
 
-    def __init__(self, outbox: Outbox, destination: str, extra: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        outbox: Outbox,
+        destination: str,
+        extra: dict[str, Any] | None = None,
+        *,
+        urgent_first_reply: bool = False,
+    ):
         self.outbox = outbox
         self._destination = destination
         self._extra = extra or {}
+        self._replied = not urgent_first_reply
+        """With ``urgent_first_reply`` (a responder answering someone who just typed a
+        command), the first reply goes ahead of the channel's other traffic."""
 
     @property
     def destination(self) -> str:
@@ -53,8 +64,11 @@ class OutboxResponder:
         return payload
 
     async def reply(self, text: str, *, table: Table | None = None) -> MessageRef:
-        """Queue a new message."""
-        key = self.outbox.post(self._destination, self._payload(text, table))
+        """Queue a new message; a command's first reply (see ``urgent_first_reply``)
+        goes ahead of the channel's progress edits and thread replies."""
+        priority = Priority.REPLY if self._replied else Priority.URGENT
+        self._replied = True
+        key = self.outbox.post(self._destination, self._payload(text, table), priority=priority)
         return MessageRef(self._destination, key)
 
     async def update(self, ref: MessageRef, text: str, *, table: Table | None = None) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.context import Services
-from commands.schedules import restore_schedules
+from commands.common import SANITY_CHECKS
+from commands.sanity.commands import PROBES, GateChecks
+from commands.sanity.schedules import restore_schedules
 from integrations.probes import HttpProbes
 
 if TYPE_CHECKING:
@@ -14,8 +16,9 @@ if TYPE_CHECKING:
 
 
 def wire_sanity(services: Services, http: aiohttp.ClientSession, *, schedules: bool) -> None:
-    """Hand commands their probes (``extras["probes"]``) and, with ``schedules``,
+    """Hand commands their probes (:data:`PROBES`) and, with ``schedules``,
     register every stored sanity schedule (a one-off ``exec`` runs none)."""
-    services.extras["probes"] = HttpProbes(http)
+    services.provide(PROBES, HttpProbes(http))
+    services.provide(SANITY_CHECKS, GateChecks())
     if schedules:
         restore_schedules(services)

@@ -21,8 +21,8 @@ import logging
 from aiohttp import web
 
 from bot.config import AlertmanagerConfig
-from bot.incidents import IncidentDesk, IntakeResult
 from bot.metrics import Metrics
+from commands.incidents.desk import IncidentDesk, IntakeResult
 from integrations.alertmanager import WebhookError, WebhookPayload, parse_webhook
 
 log = logging.getLogger("testnet_bot.webhooks")
@@ -53,8 +53,12 @@ class AlertmanagerWebhook:
         return self._bearer is not None or self._basic is not None
 
     def mount(self, app: web.Application) -> None:
-        """Add the route to ``app`` (before it starts) and say whether it is enabled."""
+        """Add the route to ``app`` (before it starts); once it serves, say whether the
+        route is enabled (a bot that serves no HTTP, like ``exec``, says nothing)."""
         app.router.add_post(PATH, self.handle)
+        app.on_startup.append(self._announce)
+
+    async def _announce(self, app: web.Application) -> None:
         if self.enabled:
             kinds = [k for k, v in (("bearer", self._bearer), ("basic", self._basic)) if v]
             log.info(

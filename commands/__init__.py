@@ -1,36 +1,11 @@
-"""What the bot does, platform-agnostic: one module per capability.
+"""What the bot does, platform-agnostic: one package per capability, small commands
+as modules.
 
 Importing this package registers every built-in command in the default registry.
 """
 
 from __future__ import annotations
 
-from commands import (
-    audit,
-    deploy,
-    help,
-    history,
-    incidents,
-    info,
-    locks,
-    matrix,
-    rollback,
-    sanity,
-    schedules,
-    status,
-)
+from commands import audit, deploy, help, incidents, info, sanity, status
 
-__all__ = [
-    "audit",
-    "deploy",
-    "help",
-    "history",
-    "incidents",
-    "info",
-    "locks",
-    "matrix",
-    "rollback",
-    "sanity",
-    "schedules",
-    "status",
-]
+__all__ = ["audit", "deploy", "help", "incidents", "info", "sanity", "status"]

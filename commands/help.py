@@ -30,22 +30,9 @@ async def help_(
             "Commands:\n" + "\n".join(lines) + "\n\n`/testnet help <command>` for more."
         )
         return
-    spec = registry.get(topic)
-    if spec is None:
+    text = registry.help_for(topic)
+    if text is None:
         hint = suggest(topic.split()[0], list(registry.names()))
         extra = f" Did you mean `/testnet help {hint}`?" if hint else ""
         raise CommandError(f"No command `{topic}`.{extra} `/testnet help` lists them.")
-    lines = [f"`/testnet {spec.usage()}`", spec.summary]
-    if spec.description:
-        lines += ["", spec.description]
-    documented = [p for p in spec.params if p.help]
-    if documented:
-        lines.append("")
-        lines += [
-            f"  {p.option if p.flag else p.name.replace('_', '-')}: {p.help}" for p in documented
-        ]
-    if spec.permission:
-        lines.append(f"\nNeeds the `{spec.permission}` permission.")
-    if spec.dangerous:
-        lines.append("Asks for confirmation before it runs.")
-    await ctx.reply("\n".join(lines))
+    await ctx.reply(text)

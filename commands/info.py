@@ -1,4 +1,4 @@
-"""``/testnet info``: seed 000's "Network Connection Info", read from the cluster.
+"""``/testnet info``: the release runbook's network connection info, read from the cluster.
 
 The running image and, per configured entry, a Service's external address (its
 LoadBalancer ingress IP or hostname) with the port and protocol. A LoadBalancer
@@ -9,17 +9,18 @@ that same message instead of posting again.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from bot.config import BotConfig, NetworkConfig
+from bot.config import BotConfig, ConnectionEntry, NetworkConfig
 from bot.context import Context, Services
 from bot.core import Table
 from bot.errors import CommandError
 from bot.registry import Help, command
 from bot.responder import table_payload
-from commands.runs import kube_for
-from integrations.kube_models import KubeError, same_repository
+from commands.common import kube_for
+from integrations.kube_models import KubeError, Service, same_repository, selector_matches
 
 if TYPE_CHECKING:
     from integrations.kube import KubeClient
@@ -45,13 +46,60 @@ async def _running_image(kube: KubeClient, net: NetworkConfig) -> str | None:
     return None
 
 
+def _exposes_port(entry: ConnectionEntry) -> Callable[[Service], bool]:
+    def exposes(svc: Service) -> bool:
+        return any(p.port == entry.port and p.protocol == entry.protocol for p in svc.ports)
+
+    return exposes
+
+
+def _reachable(svc: Service) -> bool:
+    return svc.type in ("LoadBalancer", "NodePort")
+
+
+@dataclass(frozen=True)
+class ServiceMatch:
+    """What a connection-info entry found: its Service, or why there is none."""
+
+    service: Service | None
+    problem: str = ""
+
+
+def resolve_service(entry: ConnectionEntry, services: Sequence[Service]) -> ServiceMatch:
+    """The one Service of ``services`` that ``entry`` names (by exact name, by name
+    suffix after a dash, or by label selector).
+
+    When several match, those exposing the entry's port and protocol win, then those
+    reachable from outside (LoadBalancer, NodePort); if that still leaves more than
+    one, the entry is ambiguous and the problem names them.
+    """
+    if entry.service:
+        found = [s for s in services if s.name == entry.service]
+    elif entry.service_suffix:
+        suffix = entry.service_suffix
+        found = [s for s in services if s.name == suffix or s.name.endswith(f"-{suffix}")]
+    else:
+        found = [s for s in services if selector_matches(entry.service_selector, s.labels)]
+    if not found:
+        return ServiceMatch(None, f"no Service {entry.lookup}")
+    for preferred in (_exposes_port(entry), _reachable):
+        kept = [s for s in found if preferred(s)]
+        if len(found) > 1 and kept:
+            found = kept
+    if len(found) > 1:
+        names = ", ".join(f"`{s.name}`" for s in found)
+        return ServiceMatch(
+            None, f"{len(found)} Services match ({names}): name one with `service:`"
+        )
+    return ServiceMatch(found[0])
+
+
 async def gather_info(services: Services, net: NetworkConfig) -> list[InfoLine]:
     """The image and every configured entry, read from Kubernetes now."""
     kube = await kube_for(services, net)
     try:
         image = await _running_image(kube, net)
-        wanted = sorted({e.service for e in net.connection_info})
-        found = {s.name: s for s in await kube.list_services(net.namespace, names=wanted)}
+        in_namespace = await kube.list_services(net.namespace)
     except KubeError as exc:
         raise CommandError(f"Cannot read the connection info: {exc}") from None
     lines = [
@@ -60,22 +108,21 @@ async def gather_info(services: Services, net: NetworkConfig) -> list[InfoLine]:
         else InfoLine(net.info.image_name, "?", f"no workload runs {net.image}", missing=True)
     ]
     for entry in net.connection_info:
-        svc = found.get(entry.service)
+        match = resolve_service(entry, in_namespace)
+        svc = match.service
         if svc is None:
-            lines.append(
-                InfoLine(entry.name, "?", f"Service `{entry.service}` not found", missing=True)
-            )
+            lines.append(InfoLine(entry.name, "?", match.problem, missing=True))
             continue
         port = next(
             (p for p in svc.ports if p.port == entry.port and p.protocol == entry.protocol), None
         )
-        note = "" if port else f"`{entry.service}` exposes no {entry.protocol} port {entry.port}"
+        note = "" if port else f"`{svc.name}` exposes no {entry.protocol} port {entry.port}"
         if svc.pending:
             lines.append(
                 InfoLine(
                     entry.name,
                     "⏳ pending",
-                    f"`{entry.service}` has no external address yet",
+                    f"`{svc.name}` has no external address yet",
                     pending=True,
                 )
             )
@@ -84,7 +131,7 @@ async def gather_info(services: Services, net: NetworkConfig) -> list[InfoLine]:
                 InfoLine(
                     entry.name,
                     "?",
-                    f"`{entry.service}` is a {svc.type} Service with no external address",
+                    f"`{svc.name}` is a {svc.type} Service with no external address",
                     missing=True,
                 )
             )
@@ -108,20 +155,20 @@ def render_info(network: str, lines: list[InfoLine]) -> str:
 
 
 def info_destinations(config: BotConfig, net: NetworkConfig) -> list[str]:
-    """Where ``--post`` publishes: ``slack:<channel id>`` and ``discord:<channel id>``,
-    each only when configured (Discord's default is ``chat.discord.channels.connection_info``)."""
+    """Where ``--post`` publishes: the Slack channel's and the Discord channel's
+    destinations, each only when configured (Discord's default channel is the one
+    named ``connection_info`` in ``chat.discord.channels``)."""
     found: list[str] = []
     if net.info.slack_channel is not None and config.chat.slack is not None:
-        channel = net.info.slack_channel
-        found.append(f"slack:{config.chat.slack.channels.get(channel, channel)}")
+        found.append(config.chat.slack.destination(net.info.slack_channel))
     discord = config.chat.discord
     if discord is not None:
         name = net.info.discord_channel or "connection_info"
-        channel_id = discord.channels.get(name)
-        if channel_id is None and name.isdigit():
-            channel_id = int(name)
-        if channel_id is not None:
-            found.append(f"discord:{channel_id}")
+        dest = discord.destination(name)
+        if dest is None and name.isdigit():
+            dest = f"{discord.platform}:{name}"
+        if dest is not None:
+            found.append(dest)
     return found
 
 

@@ -11,8 +11,9 @@ from bot import __version__
 from bot.config import NetworkConfig
 from bot.context import Context
 from bot.core import Table
+from bot.errors import CommandError
 from bot.registry import Help, command
-from commands.runs import kube_for
+from commands.common import kube_for
 from commands.text import ago, duration
 from integrations.kube_models import KubeError, same_repository, split_image
 
@@ -67,6 +68,8 @@ async def _network(ctx: Context, name: str, net: NetworkConfig) -> None:
     if net.workloads:
         try:
             table = await asyncio.wait_for(_workloads(ctx, net), KUBE_TIMEOUT)
+        except CommandError as exc:
+            lines.append(f"⚠️ {exc.message}")
         except (KubeError, TimeoutError) as exc:
             lines.append(f"⚠️ cannot read Kubernetes: {exc or 'timed out'}")
     await ctx.reply("\n".join(lines), table=table)
@@ -110,8 +113,9 @@ def _bot_health(ctx: Context, *, show_networks: bool) -> str:
     for run in runs:
         lines.append(f"In flight: {run.kind} by {run.owner}, started {ago(run.created_at, now)}")
     pending = dead = 0
-    for (_, state), n in store.outbox_counts(delivered=False).items():
-        pending += n if state == "pending" else 0
+    own = ctx.invocation.responder.destination  # this command's own replies are not news
+    for (destination, state), n in store.outbox_counts(delivered=False).items():
+        pending += n if state == "pending" and destination != own else 0
         dead += n if state == "dead" else 0
     health = "✅" if dead == 0 else "⚠️"
     lines.append(f"Outbox: {health} {pending} pending, {dead} dead")

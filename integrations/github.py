@@ -4,8 +4,13 @@ This is the only module that imports gidgethub. Callers get the project's frozen
 dataclasses and two kinds of error, so a durable outbox knows what to do next:
 
 - :class:`GitHubRetryLater` — rate limited (429, a 403 secondary or primary rate
-  limit), GitHub broken (5xx), the network failed or the request timed out. Retry,
-  not before ``retry_after`` seconds when it is set, with your own backoff when not.
+  limit), GitHub broken (5xx), the network failed, the request timed out, or a 2xx
+  reply could not be read. Retry, not before ``retry_after`` seconds when it is set,
+  with your own backoff when not. ``maybe_applied`` says whether GitHub may have
+  acted on the request anyway (then look before repeating a non-idempotent write).
+
+A 2xx reply is success: fields the bot does not need that are missing from it are
+logged, never a reason to repeat the request.
 - :class:`GitHubPermanentError` — any other 4xx (bad credentials, not found,
   validation failed). Retrying the same request will not help.
 
@@ -19,201 +24,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import urllib.parse
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import aiohttp
 import gidgethub
 import gidgethub.aiohttp
 import gidgethub.sansio
 
+from integrations.github_models import (
+    DEFAULT_API_URL,
+    DEFAULT_REQUESTER,
+    Comment,
+    Commit,
+    GitHubError,
+    GitHubPermanentError,
+    GitHubRetryLater,
+    Issue,
+    IssueState,
+    Ref,
+    StateReason,
+    UnreadableReply,
+    WorkflowRun,
+    _comment,
+    _issue,
+    _run,
+    classify_http_error,
+    marker_search_phrase,
+)
+
 log = logging.getLogger(__name__)
 
-DEFAULT_API_URL = "https://api.github.com"
-DEFAULT_REQUESTER = "testnet-bot"
-CONTENT_CREATION_PER_MINUTE = 80
-"""GitHub's secondary limit on content-creating requests per minute."""
-CONTENT_CREATION_PER_HOUR = 500
-"""GitHub's secondary limit on content-creating requests per hour."""
-SECONDARY_LIMIT_WAIT = 60.0
-"""Seconds to wait after a secondary rate limit that names no time (GitHub: at least a minute)."""
-MAX_BODY_CHARS = 65536
-"""The longest issue or comment body GitHub accepts."""
-
-IssueState = Literal["open", "closed"]
-StateReason = Literal["completed", "not_planned", "reopened", "duplicate"]
-
-
-# ---------------------------------------------------------------- errors
-
-
-class GitHubError(Exception):
-    """Base class of every error this module raises."""
-
-
-class GitHubRetryLater(GitHubError):
-    """The request may succeed later: wait ``retry_after`` seconds (None: back off yourself)."""
-
-    def __init__(
-        self, retry_after: float | None, reason: str, *, status: int | None = None
-    ) -> None:
-        self.retry_after = retry_after
-        self.reason = reason
-        self.status = status
-        wait = "" if retry_after is None else f"; retry after {retry_after:.0f}s"
-        super().__init__(f"{reason}{wait}")
-
-
-class GitHubPermanentError(GitHubError):
-    """GitHub refused the request for a reason that retrying will not fix."""
-
-    def __init__(self, status: int, message: str) -> None:
-        self.status = status
-        self.message = message
-        super().__init__(f"{status} {message}")
-
-
-def classify_http_error(
-    status: int,
-    headers: Mapping[str, str],
-    message: str,
-    *,
-    now: Callable[[], float] = time.time,
-) -> GitHubError:
-    """Map a failed GitHub response to :class:`GitHubRetryLater` or :class:`GitHubPermanentError`.
-
-    Follows GitHub's guidance: honour ``Retry-After``; when ``x-ratelimit-remaining`` is
-    0, wait until ``x-ratelimit-reset``; after a secondary rate limit naming no time, wait
-    :data:`SECONDARY_LIMIT_WAIT`. A 403 that is none of these (no permission) is permanent.
-    5xx is retryable with ``retry_after`` None unless GitHub sent ``Retry-After``.
-    ``retry_after`` is never negative.
-    """
-    lowered = {k.lower(): v for k, v in headers.items()}
-    retry_after = _seconds(lowered.get("retry-after"))
-    exhausted = lowered.get("x-ratelimit-remaining") == "0"
-    reset = _seconds(lowered.get("x-ratelimit-reset"))
-    text = message.lower()
-    secondary = "secondary rate limit" in text or "abuse" in text
-    if status >= 500:
-        return GitHubRetryLater(retry_after, f"GitHub error {status}: {message}", status=status)
-    if status in (403, 429) and (
-        retry_after is not None or exhausted or secondary or status == 429
-    ):
-        if retry_after is not None:
-            wait = retry_after
-        elif exhausted and reset is not None:
-            wait = max(reset - now(), 0.0)
-        else:
-            wait = SECONDARY_LIMIT_WAIT
-        kind = "primary" if exhausted and not secondary else "secondary"
-        return GitHubRetryLater(wait, f"{kind} rate limit ({status}): {message}", status=status)
-    return GitHubPermanentError(status, message)
-
-
-def _seconds(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        return None
-
-
-# ---------------------------------------------------------------- data
-
-
-@dataclass(frozen=True)
-class Issue:
-    """An issue as the bot needs it."""
-
-    number: int
-    title: str
-    state: str
-    labels: tuple[str, ...]
-    html_url: str
-    body: str
-    state_reason: str | None = None
-
-
-@dataclass(frozen=True)
-class Comment:
-    """A comment the bot posted."""
-
-    id: int
-    html_url: str
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A git reference (``refs/heads/main``) and the sha it points at."""
-
-    ref: str
-    sha: str
-
-
-@dataclass(frozen=True)
-class Commit:
-    """A commit: its sha, message, parent shas and web page."""
-
-    sha: str
-    message: str
-    parents: tuple[str, ...]
-    html_url: str
-
-
-@dataclass(frozen=True)
-class WorkflowRun:
-    """One GitHub Actions workflow run; ``conclusion`` is None until it completes."""
-
-    id: int
-    name: str
-    head_branch: str
-    head_sha: str
-    run_number: int
-    event: str
-    status: str
-    conclusion: str | None
-    html_url: str
-    created_at: str
-
-
-def _issue(data: Mapping[str, Any]) -> Issue:
-    return Issue(
-        number=int(data["number"]),
-        title=str(data["title"]),
-        state=str(data["state"]),
-        labels=tuple(str(label["name"]) for label in data.get("labels") or ()),
-        html_url=str(data["html_url"]),
-        body=str(data.get("body") or ""),
-        state_reason=data.get("state_reason"),
-    )
-
-
-def _run(data: Mapping[str, Any]) -> WorkflowRun:
-    return WorkflowRun(
-        id=int(data["id"]),
-        name=str(data.get("name") or ""),
-        head_branch=str(data.get("head_branch") or ""),
-        head_sha=str(data["head_sha"]),
-        run_number=int(data.get("run_number") or 0),
-        event=str(data.get("event") or ""),
-        status=str(data["status"]),
-        conclusion=data.get("conclusion"),
-        html_url=str(data["html_url"]),
-        created_at=str(data.get("created_at") or ""),
-    )
-
-
-def marker_search_phrase(marker: str) -> str:
-    """The words of ``marker`` as a phrase for GitHub search (HTML comment and quotes dropped)."""
-    inner = marker.strip().removeprefix("<!--").removesuffix("-->")
-    return inner.replace('"', " ").strip()
-
-
-# ---------------------------------------------------------------- client
 
 
 class GitHubClient:
@@ -296,8 +138,12 @@ class GitHubClient:
     async def add_labels(self, number: int, labels: Sequence[str]) -> tuple[str, ...]:
         """Add ``labels`` to an issue (idempotent) and return all its labels."""
         url = "/repos/{owner}/{repo}/issues/{number}/labels"
-        data = await self._call("POST", url, data={"labels": list(labels)}, number=number)
-        return tuple(str(label["name"]) for label in data)
+        data = await self._call(
+            "POST", url, data={"labels": list(labels)}, number=number, expect=list
+        )
+        return tuple(
+            str(label.get("name", "")) if isinstance(label, dict) else str(label) for label in data
+        )
 
     async def remove_label(self, number: int, label: str) -> None:
         """Remove ``label`` from an issue; a label the issue does not have is not an error.
@@ -315,7 +161,19 @@ class GitHubClient:
         """Post a comment on an issue and return it. Not idempotent."""
         url = "/repos/{owner}/{repo}/issues/{number}/comments"
         data = await self._call("POST", url, data={"body": body}, number=number)
-        return Comment(id=int(data["id"]), html_url=str(data["html_url"]))
+        return _comment(data)
+
+    async def find_comment(
+        self, number: int, marker: str, *, since: str | None = None, scan_limit: int = 1000
+    ) -> Comment | None:
+        """The first comment on issue ``number`` whose body contains ``marker``, among
+        those updated at or after ``since`` (ISO 8601; None: all); None if there is none."""
+        url = "/repos/{owner}/{repo}/issues/{number}/comments{?since,per_page}"
+        items = await self._list(url, limit=scan_limit, number=number, since=since, per_page=100)
+        for item in items:
+            if isinstance(item, dict) and marker in str(item.get("body") or ""):
+                return _comment(item)
+        return None
 
     async def find_issue_by_marker(
         self, marker: str, *, fallback_label: str | None = None, scan_limit: int = 300
@@ -412,21 +270,44 @@ class GitHubClient:
         present = {k: v for k, v in url_vars.items() if v is not None}
         return {"owner": self._owner, "repo": self._name, **present}
 
-    async def _call(self, method: str, url: str, *, data: Any = None, **url_vars: Any) -> Any:
-        """One request; GitHub, network and timeout failures become GitHubError."""
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        data: Any = None,
+        expect: type[Any] = dict,
+        **url_vars: Any,
+    ) -> Any:
+        """One request; GitHub, network and timeout failures become GitHubError, and a
+        2xx whose body is not the JSON ``expect`` (object or array) :class:`UnreadableReply`."""
         variables = self._vars(url_vars)
         try:
             async with asyncio.timeout(self.request_timeout):
                 if method == "GET":
-                    return await self._api.getitem(url, variables)
-                if method == "POST":
-                    return await self._api.post(url, variables, data=data)
-                if method == "PATCH":
-                    return await self._api.patch(url, variables, data=data)
-                await self._api.delete(url, variables)
-                return None
+                    reply = await self._api.getitem(url, variables)
+                elif method == "POST":
+                    reply = await self._api.post(url, variables, data=data)
+                elif method == "PATCH":
+                    reply = await self._api.patch(url, variables, data=data)
+                else:
+                    await self._api.delete(url, variables)
+                    return None
         except _TRANSIENT_OR_HTTP as exc:
             raise self._translate(exc, method, url, variables) from None
+        except ValueError as exc:  # gidgethub could not decode a 2xx body
+            raise self._unreadable(method, url, variables, type(exc).__name__) from None
+        if not isinstance(reply, expect):
+            raise self._unreadable(method, url, variables, f"not a JSON {expect.__name__}")
+        return reply
+
+    def _unreadable(
+        self, method: str, url: str, variables: Mapping[str, Any], what: str
+    ) -> UnreadableReply:
+        full = gidgethub.sansio.format_url(url, variables, base_url=self.api_url)
+        error = UnreadableReply(f"GitHub {method} {urllib.parse.urlsplit(full).path}", what)
+        log.warning("%s", error, extra={"event": "github_unreadable_reply"})
+        return error
 
     async def _list(
         self, url: str, *, limit: int, iterable_key: str = "items", **url_vars: Any
@@ -442,7 +323,7 @@ class GitHubClient:
                         items.append(await anext(pages))
                 except StopAsyncIteration:
                     break
-                except _TRANSIENT_OR_HTTP as exc:
+                except (*_TRANSIENT_OR_HTTP, ValueError) as exc:
                     raise self._translate(exc, "GET", url, variables) from None
         return items
 
@@ -458,6 +339,8 @@ class GitHubClient:
                 message = exc.status_code.phrase
             text = self._scrub(f"{where}: {message}")
             error = classify_http_error(int(exc.status_code), exc.headers, text)
+        elif isinstance(exc, ValueError):
+            error = UnreadableReply(where, type(exc).__name__)
         elif isinstance(exc, TimeoutError):
             error = GitHubRetryLater(None, f"{where}: no answer within {self.request_timeout}s")
         else:

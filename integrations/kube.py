@@ -12,7 +12,13 @@ dataclasses of :mod:`integrations.kube_models` and one error type, :class:`KubeE
 
 Rollouts are followed with the watch API on the workload and on its pods (never by
 polling); a watch the server closes is resumed from the last resourceVersion seen, and
-one that answers 410 Gone is re-listed.
+one that answers 410 Gone is re-listed. Jobs are followed the same way, by name, so a
+restarted process re-attaches to a Job that is still running::
+
+    await kube.create_job("alpha", JobSpec(name="add-validator-1a2b", image=..., args=...))
+    job = await kube.watch_job("alpha", "add-validator-1a2b", timeout=600)
+    if job.failure:
+        tail = await kube.job_logs("alpha", job.name, tail=20)
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import logging
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, Self, cast
 
@@ -37,6 +44,7 @@ from integrations.kube_models import (
     ContainerImage,
     Event,
     Job,
+    JobSpec,
     JsonObj,
     KubeError,
     Pod,
@@ -50,6 +58,7 @@ from integrations.kube_models import (
     pod_from_json,
     rollout_progress,
     same_repository,
+    selector_matches,
     selector_string,
     service_from_json,
     split_image,
@@ -60,6 +69,7 @@ __all__ = [
     "ContainerImage",
     "Event",
     "Job",
+    "JobSpec",
     "KubeClient",
     "KubeError",
     "Pod",
@@ -67,6 +77,7 @@ __all__ = [
     "RolloutWatch",
     "Service",
     "Workload",
+    "default_kubeconfig_paths",
 ]
 
 log = logging.getLogger(__name__)
@@ -78,6 +89,14 @@ MAX_WATCH_FAILURES = 5
 """Consecutive failures to (re)open a watch before the rollout watch gives up."""
 _TAG = re.compile(r"^(sha256:[0-9a-f]{64}|[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$")
 _ANY_ERROR = (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError)
+
+
+def default_kubeconfig_paths() -> list[str]:
+    """The files kubernetes-asyncio reads when no kubeconfig is named: each entry of
+    ``$KUBECONFIG``, else ``~/.kube/config`` (as seen when this module was imported)."""
+    location = k8s_config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION
+    separator = k8s_config.kube_config.ENV_KUBECONFIG_PATH_SEPARATOR
+    return [os.path.expanduser(p) for p in location.split(separator) if p]
 
 
 def _api_error(exc: BaseException, what: str) -> KubeError:
@@ -208,7 +227,12 @@ class KubeClient:
 
     async def _workload_json(self, namespace: str, kind: str, name: str) -> JsonObj:
         kind = _kind(kind)
-        read = self._workload_api(kind)[0]
+        return await self._read_json(self._workload_api(kind)[0], kind, namespace, name)
+
+    async def _read_json(
+        self, read: Callable[..., Awaitable[Any]], kind: str, namespace: str, name: str
+    ) -> JsonObj:
+        """One object as JSON; a missing one is a 404 :class:`KubeError` naming it."""
         try:
             result = await read(name, namespace, _request_timeout=self.request_timeout)
         except ApiException as exc:
@@ -242,20 +266,30 @@ class KubeClient:
         selector: str | Mapping[str, str] | None = None,
         kinds: Sequence[str] = ("StatefulSet", "Deployment"),
     ) -> list[Workload]:
-        """Workloads of ``kinds`` matching the label ``selector``: in ``kinds`` order, by name."""
+        """Workloads of ``kinds`` matching the label ``selector``: in ``kinds`` order, by name.
+
+        A workload matches when its own labels or its pod template's labels satisfy the
+        selector: Helm charts (the aztec-network chart among them) often put the
+        ``app=`` label on the pods only, and a selector names the pods a workload runs.
+        """
         found: list[Workload] = []
         for kind in kinds:
             listing = self._workload_api(kind)[1]
             raw = await self._json(
                 f"listing {kind}s in {namespace}",
-                listing(
-                    namespace,
-                    label_selector=selector_string(selector),
-                    _request_timeout=self.request_timeout,
-                ),
+                listing(namespace, _request_timeout=self.request_timeout),
             )
             items = sorted(raw.get("items") or [], key=lambda o: o["metadata"]["name"])
-            found.extend(workload_from_json(_kind(kind), item) for item in items)
+            try:
+                matching = [
+                    item
+                    for item in items
+                    if selector_matches(selector, item["metadata"].get("labels") or {})
+                    or selector_matches(selector, _template_labels(item))
+                ]
+            except ValueError as exc:
+                raise KubeError(f"listing {kind}s in {namespace}: {exc}") from None
+            found.extend(workload_from_json(_kind(kind), item) for item in matching)
         return found
 
     async def get_workload(self, namespace: str, kind: str, name: str) -> Workload:
@@ -487,8 +521,21 @@ class KubeClient:
 
     # ------------------------------------------------------------ jobs
 
-    async def create_job(self, namespace: str, manifest: Mapping[str, Any]) -> Job:
-        """Create a batch/v1 Job from its manifest (a dict as in YAML)."""
+    async def create_job(self, namespace: str, spec: JobSpec | Mapping[str, Any]) -> Job:
+        """Create a batch/v1 Job from a :class:`JobSpec` (or a manifest dict as in YAML).
+
+        KubeError with the API's message when it refuses: 409 ``AlreadyExists`` when a
+        Job of that name exists, 422 ``Invalid`` for a spec it does not accept.
+        ValueError, with nothing sent, when a JobSpec names another namespace.
+        """
+        if isinstance(spec, JobSpec):
+            if spec.namespace is not None and spec.namespace != namespace:
+                raise ValueError(
+                    f"Job {spec.name} is meant for namespace {spec.namespace}, not {namespace}"
+                )
+            manifest: Mapping[str, Any] = spec.manifest()
+        else:
+            manifest = spec
         name = (manifest.get("metadata") or {}).get("name") or "(generated)"
         raw = await self._json(
             f"creating Job {namespace}/{name}",
@@ -502,13 +549,160 @@ class KubeClient:
 
     async def get_job(self, namespace: str, name: str) -> Job:
         """One Job's progress; KubeError(status=404) when it does not exist."""
-        raw = await self._json(
-            f"reading Job {namespace}/{name}",
-            self._batch().read_namespaced_job(
-                name, namespace, _request_timeout=self.request_timeout
-            ),
+        return job_from_json(await self._job_json(namespace, name))
+
+    async def _job_json(self, namespace: str, name: str) -> JsonObj:
+        return await self._read_json(self._batch().read_namespaced_job, "Job", namespace, name)
+
+    async def watch_job(self, namespace: str, name: str, *, timeout: float) -> Job:
+        """Follow a Job with the watch API until it is Complete or Failed.
+
+        Returns the finished Job, or the Job as last seen when ``timeout`` seconds pass
+        first (then ``finished`` is False; the Job keeps running). Works for a Job this
+        process did not create (re-attaching after a restart) and for one that has
+        already finished (answers at once). A watch the server ends is resumed from the
+        last resourceVersion seen; one answering 410 Gone is re-listed. KubeError(404)
+        when the Job does not exist or is deleted while followed.
+        """
+        listing = self._batch().list_namespaced_job
+        selector = {"field_selector": f"metadata.name={name}"}
+        what = f"watching Job {namespace}/{name}"
+        job = await self._list_job(namespace, name)
+        rv = job.resource_version
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        failures = 0
+        while not job.finished:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return job
+            try:
+                async with asyncio.timeout(remaining):
+                    response = await self._open_watch(listing, namespace, rv, **selector)
+                    try:
+                        await _raise_for_status(response, what)
+                        async for line in response.content:
+                            if not line.strip():
+                                continue
+                            event = json.loads(line)
+                            failures = 0
+                            kind, obj = event.get("type"), event.get("object") or {}
+                            if kind == "ERROR":
+                                raise KubeError(
+                                    f"{what}: {obj.get('message')}",
+                                    status=obj.get("code"),
+                                    reason=obj.get("reason"),
+                                )
+                            rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
+                            if kind == "DELETED":
+                                raise KubeError(
+                                    f"Job {namespace}/{name} was deleted while it was followed",
+                                    status=404,
+                                    reason="NotFound",
+                                )
+                            if kind in ("ADDED", "MODIFIED"):
+                                job = job_from_json(obj)
+                                if job.finished:
+                                    return job
+                    finally:
+                        response.release()
+            except TimeoutError as exc:
+                if loop.time() >= deadline:
+                    return job
+                failures += 1  # a socket timed out, not our deadline: reopen the watch
+                if failures >= MAX_WATCH_FAILURES:
+                    raise _api_error(exc, what) from exc
+            except KubeError as exc:
+                if exc.status == 410:
+                    job = await self._list_job(namespace, name)
+                    rv = job.resource_version
+                    continue
+                if exc.status is not None and exc.status < 500 and exc.status != 429:
+                    raise
+                failures += 1
+                if failures >= MAX_WATCH_FAILURES:
+                    raise
+                await asyncio.sleep(min(0.05 * 2**failures, 2.0))  # back off, then retry
+            except (ApiException, aiohttp.ClientError, OSError, ValueError) as exc:
+                failures += 1
+                if failures >= MAX_WATCH_FAILURES:
+                    raise _api_error(exc, what) from exc
+                await asyncio.sleep(min(0.05 * 2**failures, 2.0))  # back off, then retry
+        return job
+
+    async def _list_job(self, namespace: str, name: str) -> Job:
+        """The Job, with the list's resourceVersion to watch from (KubeError 404 if absent)."""
+        items, rv = await self._list_raw(
+            f"listing Job {namespace}/{name}",
+            self._batch().list_namespaced_job,
+            namespace,
+            field_selector=f"metadata.name={name}",
         )
-        return job_from_json(raw)
+        if not items:
+            raise KubeError(
+                f"Job {name} not found in namespace {namespace}", status=404, reason="NotFound"
+            )
+        job = job_from_json(items[0])
+        return replace(job, resource_version=rv or job.resource_version)
+
+    async def job_logs(self, namespace: str, name: str, *, tail: int | None = None) -> str:
+        """The log (its last ``tail`` lines) of the newest pod of a Job.
+
+        "no logs: the container never started (REASON: MESSAGE)" when that pod's
+        container never ran (a missing Secret, an image that cannot be pulled), and
+        "no logs: the Job has no pods" when it has none (never scheduled, or deleted
+        when its deadline passed). KubeError(404) when the Job does not exist.
+        """
+        raw_job = await self._job_json(namespace, name)
+        uid = raw_job["metadata"].get("uid") or ""
+        match = ((raw_job.get("spec") or {}).get("selector") or {}).get("matchLabels") or {
+            "job-name": name
+        }
+        items, _ = await self._list_raw(
+            f"listing pods of Job {namespace}/{name}",
+            self._core().list_namespaced_pod,
+            namespace,
+            label_selector=selector_string(match),
+        )
+        owned = [
+            p
+            for p in items
+            if not uid
+            or any(r.get("uid") == uid for r in p["metadata"].get("ownerReferences") or ())
+        ]
+        if not owned:
+            return "no logs: the Job has no pods"
+        newest = max(owned, key=_creation_order)
+        pod = pod_from_json(newest)
+        containers = (newest.get("spec") or {}).get("containers") or [{}]
+        container = str(containers[0].get("name") or "")
+        state = next((c for c in pod.containers if c.name == container), None)
+        if state is None or not state.started:
+            why = (state.waiting_reason if state else None) or pod.phase
+            message = state.waiting_message if state else None
+            return "no logs: the container never started" + (
+                f" ({why}: {message})" if message else f" ({why})"
+            )
+        return await self.pod_logs(namespace, pod.name, container=container, tail_lines=tail)
+
+    async def delete_job(self, namespace: str, name: str) -> bool:
+        """Delete a Job and (in the background, by Kubernetes' garbage collector) its pods.
+
+        True when this call deleted it, False when it did not exist.
+        """
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        what = f"deleting Job {namespace}/{name}"
+        try:
+            await self._batch().delete_namespaced_job(
+                name, namespace, body=cast(Any, body), _request_timeout=self.request_timeout
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise _api_error(exc, what) from exc
+        except _ANY_ERROR as exc:
+            raise _api_error(exc, what) from exc
+        return True
 
     # ------------------------------------------------------------ raw streams (for RolloutWatch)
 
@@ -573,12 +767,26 @@ _KIND_ALIASES: dict[str, WorkloadKind] = {
 }
 
 
+def _template_labels(obj: JsonObj) -> Mapping[str, str]:
+    """The labels a workload gives its pods."""
+    template = (obj.get("spec") or {}).get("template") or {}
+    return (template.get("metadata") or {}).get("labels") or {}
+
+
 def _kind(kind: str) -> WorkloadKind:
     """The canonical kind for ``kind`` or one of kubectl's names for it (``sts``, ``deploy``)."""
     known = _KIND_ALIASES.get(kind.lower())
     if known is not None:
         return known
     raise ValueError(f"unsupported workload kind {kind!r}; expected one of {WORKLOAD_KINDS}")
+
+
+def _creation_order(pod: JsonObj) -> tuple[str, int]:
+    """Sort key: creation time, then (creation times have one-second resolution) the
+    pod changed last, since a Job creates a retry only after its predecessor ended."""
+    meta = pod["metadata"]
+    version = str(meta.get("resourceVersion") or "")
+    return (str(meta.get("creationTimestamp") or ""), int(version) if version.isdigit() else 0)
 
 
 def _pod_order(pod: Pod) -> tuple[str, int, str]:

@@ -9,6 +9,7 @@ done, still going, or failed, with the same rules as ``kubectl rollout status``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -397,6 +398,7 @@ class Service:
     ports: tuple[ServicePort, ...]
     external_addresses: tuple[str, ...]
     cluster_ip: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def pending(self) -> bool:
@@ -434,12 +436,18 @@ def service_from_json(obj: JsonObj) -> Service:
             if i.get("ip") or i.get("hostname")
         ),
         cluster_ip=spec.get("clusterIP"),
+        labels=dict(meta.get("labels") or {}),
     )
 
 
 @dataclass(frozen=True)
 class Job:
-    """A batch/v1 Job's progress."""
+    """A batch/v1 Job's progress.
+
+    ``complete`` and ``failure`` come from its ``Complete`` and ``Failed`` conditions;
+    ``failure_reason`` is the ``Failed`` condition's reason (``BackoffLimitExceeded``,
+    ``DeadlineExceeded``…).
+    """
 
     name: str
     namespace: str
@@ -449,6 +457,16 @@ class Job:
     complete: bool
     failure: str | None
     created_at: datetime | None
+    uid: str = ""
+    failure_reason: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    resource_version: str = ""
+
+    @property
+    def finished(self) -> bool:
+        """The Job has ended, one way or the other (Complete or Failed)."""
+        return self.complete or self.failure is not None
 
 
 def job_from_json(obj: JsonObj) -> Job:
@@ -469,7 +487,120 @@ def job_from_json(obj: JsonObj) -> Job:
         if failed is None
         else (failed.get("message") or failed.get("reason") or "failed"),
         created_at=parse_time(meta.get("creationTimestamp")),
+        uid=meta.get("uid") or "",
+        failure_reason=None if failed is None else failed.get("reason") or "Failed",
+        started_at=parse_time(status.get("startTime")),
+        completed_at=parse_time(status.get("completionTime")),
+        resource_version=str(meta.get("resourceVersion") or ""),
     )
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+_LABEL_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
+
+@dataclass(frozen=True)
+class SecretEnv:
+    """An environment variable of a Job's container taken from one key of a Secret."""
+
+    name: str
+    secret: str
+    key: str
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A one-container, run-once Kubernetes Job, checked before anything is sent.
+
+    ``namespace`` None means the namespace given to ``create_job``. ``backoff_limit``
+    is how many times a failed run is retried (0: never, the safe choice for a command
+    that must not run twice); ``active_deadline`` the seconds the Job may run in all
+    before Kubernetes stops it (``DeadlineExceeded``); ``ttl_after_finished`` the
+    seconds after which Kubernetes deletes a finished Job. Raises ValueError naming
+    the field for anything the API server would refuse.
+    """
+
+    name: str
+    image: str
+    args: tuple[str, ...] = ()
+    command: tuple[str, ...] = ()
+    namespace: str | None = None
+    secret_env: tuple[SecretEnv, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    active_deadline: int | None = None
+    backoff_limit: int = 0
+    ttl_after_finished: int | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    container: str = "job"
+
+    def __post_init__(self) -> None:
+        if not _DNS_LABEL.match(self.name):
+            raise ValueError(
+                f"Job name {self.name!r}: at most 63 lower-case letters, digits and '-', "
+                "starting and ending with a letter or digit"
+            )
+        if not _DNS_LABEL.match(self.container):
+            raise ValueError(f"container name {self.container!r} is not a valid DNS label")
+        if self.namespace is not None and not _DNS_LABEL.match(self.namespace):
+            raise ValueError(f"namespace {self.namespace!r} is not a valid DNS label")
+        if not self.image.strip() or any(c.isspace() for c in self.image):
+            raise ValueError(f"image {self.image!r}: must be a non-empty image reference")
+        if self.backoff_limit < 0:
+            raise ValueError(f"backoff_limit must be >= 0, not {self.backoff_limit}")
+        if self.active_deadline is not None and self.active_deadline <= 0:
+            raise ValueError(f"active_deadline must be > 0 seconds, not {self.active_deadline}")
+        if self.ttl_after_finished is not None and self.ttl_after_finished < 0:
+            raise ValueError(f"ttl_after_finished must be >= 0, not {self.ttl_after_finished}")
+        names = [e.name for e in self.secret_env] + list(self.env)
+        for name in names:
+            if not _ENV_NAME.match(name):
+                raise ValueError(f"environment variable name {name!r} is not valid")
+        if len(set(names)) != len(names):
+            raise ValueError(f"environment variables named twice: {sorted(names)}")
+        for ref in self.secret_env:
+            if not ref.secret or not ref.key:
+                raise ValueError(f"environment variable {ref.name}: needs a Secret and a key")
+        for key, value in self.labels.items():
+            if not _LABEL_KEY.match(key) or not _LABEL_VALUE.match(value):
+                raise ValueError(f"label {key}={value!r} is not a valid Kubernetes label")
+
+    def manifest(self) -> dict[str, Any]:
+        """The batch/v1 Job manifest (restartPolicy Never: each retry is a new pod)."""
+        container: dict[str, Any] = {"name": self.container, "image": self.image}
+        if self.command:
+            container["command"] = list(self.command)
+        if self.args:
+            container["args"] = list(self.args)
+        env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in self.env.items()]
+        env += [
+            {
+                "name": ref.name,
+                "valueFrom": {"secretKeyRef": {"name": ref.secret, "key": ref.key}},
+            }
+            for ref in self.secret_env
+        ]
+        if env:
+            container["env"] = env
+        spec: dict[str, Any] = {
+            "backoffLimit": self.backoff_limit,
+            "template": {
+                "metadata": {"labels": dict(self.labels)},
+                "spec": {"restartPolicy": "Never", "containers": [container]},
+            },
+        }
+        if self.active_deadline is not None:
+            spec["activeDeadlineSeconds"] = self.active_deadline
+        if self.ttl_after_finished is not None:
+            spec["ttlSecondsAfterFinished"] = self.ttl_after_finished
+        metadata: dict[str, Any] = {"name": self.name, "labels": dict(self.labels)}
+        if self.namespace is not None:
+            metadata["namespace"] = self.namespace
+        return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": spec}
 
 
 # ---------------------------------------------------------------- rollout progress
@@ -641,3 +772,28 @@ def selector_string(selector: str | Mapping[str, str] | None) -> str:
     if isinstance(selector, str):
         return selector
     return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+
+
+_REQUIREMENT = re.compile(r"^\s*(!?)\s*([A-Za-z0-9./_-]+)\s*(?:(==|=|!=)\s*([A-Za-z0-9._-]*))?\s*$")
+
+
+def selector_matches(selector: str | Mapping[str, str] | None, labels: Mapping[str, str]) -> bool:
+    """Whether ``labels`` satisfy an equality-based label selector (``app=x``,
+    ``app!=x``, ``app``, ``!app``, comma-joined), as the API server decides it.
+
+    Raises ValueError for anything else (set-based selectors included).
+    """
+    text = selector_string(selector)
+    for part in text.split(",") if text.strip() else ():
+        m = _REQUIREMENT.match(part)
+        if m is None:
+            raise ValueError(f"not an equality-based label selector: {text!r}")
+        negated, key, op, value = m.groups()
+        if op is None:
+            if (key in labels) == bool(negated):
+                return False
+        elif negated:
+            raise ValueError(f"not an equality-based label selector: {text!r}")
+        elif (labels.get(key) == value) != (op in ("=", "==")):
+            return False
+    return True

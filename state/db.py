@@ -257,7 +257,36 @@ def _v7_seen_requests(conn: sqlite3.Connection) -> None:
     )
 
 
-def _v8_command_syncs(conn: sqlite3.Connection) -> None:
+def _v8_outbox_lanes(conn: sqlite3.Connection) -> None:
+    """Outbox items get a priority (prompts and roots before replies before edits), a
+    lane (the scope within which they are delivered in order; lanes proceed
+    independently) and a flag saying an attempt may have reached the destination.
+    Pacing of rate-limited destinations and their pauses are kept across restarts."""
+    _run_script(
+        conn,
+        """
+        ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE outbox ADD COLUMN lane TEXT NOT NULL DEFAULT '';
+        ALTER TABLE outbox ADD COLUMN maybe_sent INTEGER NOT NULL DEFAULT 0;
+        UPDATE outbox SET lane = destination;
+        UPDATE outbox SET priority = 2 WHERE op = 'update';
+        CREATE INDEX outbox_lanes ON outbox(state, lane, priority, id);
+
+        CREATE TABLE outbox_pacing (
+            scope TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+        CREATE INDEX outbox_pacing_scope ON outbox_pacing(scope, at);
+
+        CREATE TABLE outbox_pauses (
+            scope TEXT PRIMARY KEY,
+            until REAL NOT NULL
+        )
+        """,
+    )
+
+
+def _v9_command_syncs(conn: sqlite3.Connection) -> None:
     """The digest of the command schema last synced to each chat scope (a Discord
     guild), so an unchanged schema is not synced again."""
     _run_script(
@@ -282,7 +311,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v5,
     _v6,
     _v7_seen_requests,
-    _v8_command_syncs,
+    _v8_outbox_lanes,
+    _v9_command_syncs,
 )
 """Forward migrations; entry ``i`` takes the schema from version ``i`` to ``i + 1``."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,3 +72,23 @@ class OutboxItem:
     created_at: float
     message_key: str | None = None
     last_error: str = ""
+    priority: int = 1
+    lane: str = ""
+    maybe_sent: bool = False
+    """An earlier attempt may have reached the destination (it timed out, the
+    connection broke, or the process died before recording the answer)."""
+
+
+class Priority(enum.IntEnum):
+    """How urgent an outbox item is within its lane: lower goes first.
+
+    Within one priority items go in the order they were queued. An edit or a thread
+    reply never ranks above the message it belongs to, so it never overtakes it.
+    """
+
+    URGENT = 0
+    """Interactive prompts, a command's first reply, an incident's root message."""
+    REPLY = 1
+    """Everything else that posts: thread replies, later replies, GitHub writes."""
+    EDIT = 2
+    """Edits of messages already posted (they coalesce, so they can wait)."""

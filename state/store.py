@@ -27,6 +27,7 @@ from state.records import (
     AuditEntry,
     Lock,
     OutboxItem,
+    Priority,
     Run,
 )
 from state.sanity import SanityRepo
@@ -60,7 +61,7 @@ class Store:
         self.clock = clock
         self.confirmations = Confirmations(self.conn, clock)
         self.incidents = Incidents(self.conn, clock)
-        self.sanity = SanityRepo(self.conn, clock)  # issue 5
+        self.sanity = SanityRepo(self.conn, clock)
         self.seen = SeenRequests(self.conn, clock)
         self.command_syncs = CommandSyncs(self.conn, clock)
 
@@ -244,6 +245,19 @@ class Store:
         rows = self.conn.execute("SELECT kind, state, COUNT(*) FROM runs GROUP BY kind, state")
         return {(k, s): int(n) for k, s, n in rows}
 
+    def oldest_running_run_ages(self) -> dict[tuple[str, str], float]:
+        """Seconds since the oldest ``running`` run of each (kind, network) started.
+
+        A (kind, network) with no running run is absent; the network of a run without
+        one is ``""``.
+        """
+        rows = self.conn.execute(
+            "SELECT kind, COALESCE(network, ''), MIN(created_at) FROM runs"
+            " WHERE state = 'running' GROUP BY kind, COALESCE(network, '')"
+        ).fetchall()
+        now = self.clock()
+        return {(k, n): max(0.0, now - float(started)) for k, n, started in rows}
+
     # -- locks ---------------------------------------------------------------
 
     def lock(self, network: str, *, holder: str, reason: str) -> Lock:
@@ -292,29 +306,53 @@ class Store:
         *,
         message_key: str | None = None,
         dedupe_key: str | None = None,
+        priority: int | None = None,
+        lane: str | None = None,
     ) -> int | None:
         """Queue one outbound operation; return its id.
 
         An item whose ``dedupe_key`` was queued before is not queued again (None is
-        returned), which makes retried producers idempotent.
+        returned), which makes retried producers idempotent. ``lane`` (default: the
+        destination) is the scope delivered in order; ``priority`` (default: edits
+        :attr:`Priority.EDIT`, the rest :attr:`Priority.REPLY`) orders a lane. An edit
+        or thread reply never gets a priority above its message's (it is clamped).
         """
+        rank = _rank(op, payload, priority)
         now = self.clock()
         cur = self.conn.execute(
             "INSERT OR IGNORE INTO outbox (destination, op, payload, next_attempt_at, created_at,"
-            " message_key, dedupe_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (destination, op, json.dumps(payload), now, now, message_key, dedupe_key),
+            " message_key, dedupe_key, priority, lane) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                destination,
+                op,
+                json.dumps(payload),
+                now,
+                now,
+                message_key,
+                dedupe_key,
+                rank,
+                lane or destination,
+            ),
         )
         if cur.rowcount == 0:
             return None
         return int(cur.lastrowid or 0)
 
     def outbox_heads(self, now: float | None = None) -> list[OutboxItem]:
-        """The oldest pending item of each destination (delivery is FIFO per destination)."""
+        """The next item of each lane: its most urgent pending item, oldest first among
+        equals (delivery is in that order per lane). A lane's edits queue on their own
+        (they are paced apart from posts), so each lane yields up to two heads."""
         rows = self.conn.execute(
-            _OUTBOX_SELECT + " WHERE id IN (SELECT MIN(id) FROM outbox WHERE state = 'pending'"
-            " GROUP BY destination) ORDER BY next_attempt_at, id"
+            _OUTBOX_SELECT + " WHERE id IN (SELECT id FROM (SELECT id,"
+            " MIN(priority * 1099511627776 + id) FROM outbox WHERE state = 'pending'"
+            " GROUP BY lane, op = 'update')) ORDER BY priority, next_attempt_at, id"
         ).fetchall()
         return [_outbox(r) for r in rows]
+
+    def begin_attempt(self, item_id: int) -> None:
+        """Durably note that a delivery of the item is starting: until it is recorded
+        as delivered or as refused, the item may have reached its destination."""
+        self.conn.execute("UPDATE outbox SET maybe_sent = 1 WHERE id = ?", (item_id,))
 
     def pending_updates(self, destination: str, message_key: str, after_id: int) -> list[int]:
         """Ids of later pending ``update`` items for the same message, oldest first."""
@@ -336,13 +374,49 @@ class Store:
             (now, *ids),
         )
 
-    def mark_retry(self, item_id: int, *, at: float, error: str) -> None:
-        """Count a failed attempt and schedule the next one at ``at``."""
+    def mark_retry(
+        self, item_id: int, *, at: float, error: str, maybe_sent: bool | None = None
+    ) -> None:
+        """Count a failed attempt and schedule the next one at ``at``; ``maybe_sent``
+        False records that the destination surely did not act on it (None: unknown,
+        the flag is left as it is)."""
         self.conn.execute(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
-            " WHERE id = ?",
-            (at, error[:500], item_id),
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?,"
+            " maybe_sent = CASE WHEN ? IS NULL THEN maybe_sent ELSE ? END WHERE id = ?",
+            (at, error[:500], maybe_sent, maybe_sent, item_id),
         )
+
+    # -- pacing --------------------------------------------------------------
+
+    def record_send(self, scope: str, at: float, *, keep: float) -> None:
+        """Remember one paced send in ``scope``; sends older than ``keep`` seconds go."""
+        self.conn.execute("INSERT INTO outbox_pacing (scope, at) VALUES (?, ?)", (scope, at))
+        self.conn.execute(
+            "DELETE FROM outbox_pacing WHERE scope = ? AND at < ?", (scope, at - keep)
+        )
+
+    def recent_sends(self, scope: str, since: float) -> list[float]:
+        """When the sends of ``scope`` since ``since`` happened, oldest first."""
+        rows = self.conn.execute(
+            "SELECT at FROM outbox_pacing WHERE scope = ? AND at >= ? ORDER BY at",
+            (scope, since),
+        )
+        return [float(r[0]) for r in rows]
+
+    def pause(self, scope: str, until: float) -> None:
+        """Hold every send of ``scope`` until ``until`` (a later pause wins)."""
+        self.conn.execute(
+            "INSERT INTO outbox_pauses (scope, until) VALUES (?, ?)"
+            " ON CONFLICT(scope) DO UPDATE SET until = MAX(until, excluded.until)",
+            (scope, until),
+        )
+
+    def paused_until(self, scope: str) -> float:
+        """Until when ``scope`` is paused (0 if it never was)."""
+        row = self.conn.execute(
+            "SELECT until FROM outbox_pauses WHERE scope = ?", (scope,)
+        ).fetchone()
+        return float(row[0]) if row else 0.0
 
     def mark_dead(self, item_id: int, *, error: str) -> None:
         """Park an item that keeps failing; it stays visible in status."""
@@ -425,7 +499,7 @@ _RUN_SELECT = (
 )
 _OUTBOX_SELECT = (
     "SELECT id, destination, op, payload, state, attempts, next_attempt_at, created_at,"
-    " message_key, last_error FROM outbox"
+    " message_key, last_error, priority, lane, maybe_sent FROM outbox"
 )
 
 
@@ -448,7 +522,7 @@ def _run(row: tuple[Any, ...]) -> Run:
 
 
 def _outbox(row: tuple[Any, ...]) -> OutboxItem:
-    (iid, dest, op, payload, state, attempts, nxt, created, key, err) = row
+    (iid, dest, op, payload, state, attempts, nxt, created, key, err, rank, lane, maybe) = row
     return OutboxItem(
         id=iid,
         destination=dest,
@@ -460,4 +534,17 @@ def _outbox(row: tuple[Any, ...]) -> OutboxItem:
         created_at=created,
         message_key=key,
         last_error=err,
+        priority=rank,
+        lane=lane,
+        maybe_sent=bool(maybe),
     )
+
+
+def _rank(op: str, payload: dict[str, Any], priority: int | None) -> int:
+    """The item's priority: edits always rank as edits, thread replies never above
+    replies (so neither overtakes the message it belongs to)."""
+    if op == "update":
+        return int(Priority.EDIT)
+    floor = Priority.REPLY if payload.get("thread_key") else Priority.URGENT
+    default = Priority.REPLY
+    return int(max(floor, default if priority is None else priority))

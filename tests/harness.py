@@ -17,7 +17,7 @@ from bot.app import Bot
 from bot.config import BotConfig
 from bot.core import Outcome
 from bot.registry import DEFAULT_REGISTRY, Registry
-from integrations.shell import BufferConsole, ShellSession
+from integrations.chat.shell import BufferConsole, ShellSession
 
 
 def make_config(tmp_path: Path, **overrides: Any) -> BotConfig:

@@ -42,6 +42,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.serving import serve
+
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_V2 = "application/vnd.docker.distribution.manifest.v2+json"
@@ -92,12 +94,7 @@ class DockerRegistryFake:
         app.router.add_get("/token", self._token)
         app.router.add_get("/v2/", self._base)
         app.router.add_route("*", r"/v2/{name:.+}/manifests/{reference}", self._manifest)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        self._runner, self.url = await serve(app)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

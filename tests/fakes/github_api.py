@@ -19,7 +19,14 @@ configured token and a ``User-Agent``.
 
 Faults are queued with :meth:`GitHubFake.inject` and apply to the next matching
 requests: :func:`secondary_rate_limit`, :func:`too_many_requests`,
-:func:`primary_rate_limit`, :func:`server_error` and :func:`slow`. Every request is
+:func:`primary_rate_limit`, :func:`server_error`, :func:`slow`, and three that serve
+the request (the write takes effect) but spoil the answer: :func:`hold` (never
+answers; :attr:`GitHubFake.held` lists such requests, so a test can kill the client
+once GitHub has acted), :func:`omit_fields` (a 2xx lacking fields) and
+:func:`garbled_reply` (a 2xx whose body is not JSON). Request bodies are checked as
+GitHub's REST reference describes them: required fields, types, closed value sets
+(a wrong type is 422 "Invalid request", a missing or invalid value 422 "Validation
+Failed"). Every request is
 logged in :attr:`GitHubFake.requests` with the monotonic time it arrived.
 """
 
@@ -77,6 +84,9 @@ class Fault:
     text_body: str | None = None
     delay: float = 0.0
     reset_in: float | None = None
+    hold: bool = False
+    omit: tuple[str, ...] = ()
+    garble: bool = False
 
 
 def secondary_rate_limit(retry_after: int | None = 60) -> Fault:
@@ -113,6 +123,21 @@ def server_error(status: int = 502) -> Fault:
 def slow(delay: float) -> Fault:
     """Serve the request normally, but only after ``delay`` seconds."""
     return Fault("slow", delay=delay)
+
+
+def hold() -> Fault:
+    """Serve the request (its write takes effect) and never send the answer."""
+    return Fault("hold", hold=True)
+
+
+def omit_fields(*names: str) -> Fault:
+    """Serve the request, then drop ``names`` from the JSON object answered."""
+    return Fault("omit_fields", omit=names)
+
+
+def garbled_reply() -> Fault:
+    """Serve the request, then answer its 2xx status with a cut-off JSON body."""
+    return Fault("garbled_reply", garble=True)
 
 
 @dataclass
@@ -175,6 +200,9 @@ class FakeIssue:
     updated_at: str = field(default_factory=_now_iso)
     closed_at: str | None = None
     indexed_from: float = 0.0  # monotonic time from which search sees it
+    events: list[str] = field(default_factory=list)
+    """What changed, as GitHub's issue events name it: ``closed``, ``reopened``,
+    ``labeled:<name>``, ``unlabeled:<name>`` (a no-op change records nothing)."""
 
 
 @dataclass
@@ -236,6 +264,8 @@ class GitHubFake:
         self.workflows: dict[str, int] = {}
         self.workflow_runs: dict[int, FakeWorkflowRun] = {}
         self.requests: list[LoggedRequest] = []
+        self.held: list[tuple[str, str]] = []
+        """(method, path) of requests served but never answered (:func:`hold`)."""
         self._faults: list[_FaultRule] = []
         self._ids = itertools.count(1_000_001)
         self._rate_remaining = 5000
@@ -407,6 +437,27 @@ class GitHubFake:
                 pass
             else:
                 return _error(503, "fake shutting down")
+        if fault.hold:
+            await handler(request)
+            self.held.append((request.method, path))
+            async with self._served:
+                self._served.notify_all()
+            await self._closing.wait()
+            return _error(503, "fake shutting down")
+        if fault.omit or fault.garble:
+            served = await handler(request)
+            assert isinstance(served, web.Response) and served.body is not None
+            if fault.garble:
+                body = bytes(served.body)[: max(len(bytes(served.body)) // 2, 1)]
+            else:
+                data = json.loads(bytes(served.body))
+                for name in fault.omit:
+                    data.pop(name, None)
+                body = json.dumps(data).encode()
+            spoiled = web.Response(
+                status=served.status, body=body, content_type="application/json", charset="utf-8"
+            )
+            return self._with_rate_headers(spoiled)
         if fault.status is None:
             return self._with_rate_headers(await handler(request))
         if fault.text_body is not None:
@@ -501,6 +552,7 @@ class GitHubFake:
     async def _create_issue(self, request: web.Request) -> web.Response:
         self._check_repo(request)
         data = await _json_body(request)
+        _check_types(data, _ISSUE_FIELDS)
         title = data.get("title")
         if not isinstance(title, str) or not title.strip():
             raise _validation_failed(
@@ -514,7 +566,7 @@ class GitHubFake:
                 raise _validation_failed(
                     {"resource": "Issue", "code": "invalid", "field": "assignees", "value": login}
                 )
-        labels = [str(name) for name in data.get("labels") or []]
+        labels = [n["name"] if isinstance(n, dict) else str(n) for n in data.get("labels") or []]
         _check_label_names(labels)
         issue = self._new_issue(title, body, labels, assignees, is_pull_request=False)
         response = _json(self._issue_json(issue), status=201)
@@ -529,6 +581,7 @@ class GitHubFake:
     async def _patch_issue(self, request: web.Request) -> web.Response:
         issue = self._issue(request)
         data = await _json_body(request)
+        _check_types(data, _ISSUE_FIELDS)
         state = data.get("state", issue.state)
         if state not in {"open", "closed"}:
             raise _validation_failed(
@@ -550,6 +603,8 @@ class GitHubFake:
             issue.body = data["body"]
         if "labels" in data:
             issue.labels = list(dict.fromkeys(str(n) for n in data["labels"]))
+        if state != issue.state:
+            issue.events.append("closed" if state == "closed" else "reopened")
         if state == "closed" and issue.state == "open":
             issue.closed_at = _now_iso()
             issue.state_reason = reason or "completed"
@@ -579,11 +634,17 @@ class GitHubFake:
 
     async def _list_comments(self, request: web.Request) -> web.Response:
         issue = self._issue(request)
-        return self._page(request, [self._comment_json(issue, c) for c in issue.comments])
+        since = request.query.get("since")
+        if since is not None and not _ISO_TIME.fullmatch(since):
+            raise _http_error(422, "Invalid value for since: not an ISO 8601 timestamp")
+        comments = [c for c in issue.comments if since is None or c.created_at >= since]
+        return self._page(request, [self._comment_json(issue, c) for c in comments])
 
     async def _create_comment(self, request: web.Request) -> web.Response:
         issue = self._issue(request)
-        body = (await _json_body(request)).get("body")
+        data = await _json_body(request)
+        _check_types(data, {"body": (str,)})
+        body = data.get("body")
         if not isinstance(body, str) or not body:
             raise _validation_failed(
                 {"resource": "IssueComment", "code": "missing_field", "field": "body"}
@@ -602,7 +663,11 @@ class GitHubFake:
             raise _validation_failed(
                 {"resource": "Label", "code": "missing_field", "field": "labels"}
             )
-        _check_label_names([str(n) for n in names])
+        if not all(isinstance(n, str) and 0 < len(n) <= 50 for n in names):
+            raise _validation_failed(  # label names are strings of at most 50 characters
+                {"resource": "Label", "code": "invalid", "field": "labels"}
+            )
+        issue.events.extend(f"labeled:{n}" for n in dict.fromkeys(names) if n not in issue.labels)
         issue.labels = list(dict.fromkeys([*issue.labels, *(str(n) for n in names)]))
         issue.updated_at = _now_iso()
         return _json([self._label_json(n) for n in issue.labels])
@@ -613,6 +678,7 @@ class GitHubFake:
         if name not in issue.labels:
             raise _http_error(404, "Label does not exist")
         issue.labels.remove(name)
+        issue.events.append(f"unlabeled:{name}")
         issue.updated_at = _now_iso()
         return _json([self._label_json(n) for n in issue.labels])
 
@@ -933,6 +999,42 @@ def _check_label_names(names: list[str]) -> None:
 
 def _validation_failed(error: dict[str, Any]) -> _Reject:
     return _http_error(422, "Validation Failed", errors=[error])
+
+
+_ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
+_ISSUE_FIELDS: dict[str, tuple[type, ...]] = {
+    # "Create an issue" / "Update an issue" request bodies in GitHub's REST reference
+    "title": (str, int),
+    "body": (str, type(None)),
+    "assignee": (str, type(None)),
+    "milestone": (str, int, type(None)),
+    "labels": (list,),
+    "assignees": (list,),
+    "state": (str,),
+    "state_reason": (str, type(None)),
+    "type": (str, type(None)),
+}
+
+
+def _check_types(data: dict[str, Any], fields: Mapping[str, tuple[type, ...]]) -> None:
+    """GitHub's schema check: a known field of the wrong type is 422 "Invalid request"
+    (unknown fields are ignored, as GitHub does); list items of ``labels`` are names
+    or ``{"name": ...}`` objects, of ``assignees`` logins."""
+    for name, types in fields.items():
+        if name not in data:
+            continue
+        value = data[name]
+        if not isinstance(value, types) or isinstance(value, bool):
+            raise _http_error(
+                422, f"Invalid request.\n\n{json.dumps(value)} is not a valid type for {name!r}."
+            )
+        if name == "labels" and not all(
+            isinstance(v, str) or (isinstance(v, dict) and isinstance(v.get("name"), str))
+            for v in value
+        ):
+            raise _http_error(422, "Invalid request.\n\nFor 'items', labels must be names.")
+        if name == "assignees" and not all(isinstance(v, str) for v in value):
+            raise _http_error(422, "Invalid request.\n\nFor 'items', assignees must be logins.")
 
 
 def _check_body_length(body: object, resource: str) -> None:

@@ -13,7 +13,10 @@ controllers of :class:`~tests.fakes.kube_controller.FakeCluster` behind it::
 Covered: discovery (``/version``, ``/api``, ``/apis``, group versions), apps/v1
 statefulsets and deployments (list, get, create, patch with strategic-merge, merge and
 JSON patches, watch), core/v1 pods (list, get, delete with ``preconditions``, watch, ``log``), services and
-events (list, get, watch), batch/v1 jobs (create, get, list). Lists take
+events (list, get, watch), secrets (create, list, get), batch/v1 jobs (create with the API
+server's validation and defaults, get, list, watch, delete with ``propagationPolicy``; run
+by :class:`~tests.fakes.kube_jobs.JobController`, whose :class:`JobScript` a test sets
+with :meth:`KubeFake.script_job`). Lists take
 ``labelSelector`` and ``fieldSelector``; watches take ``watch=true|True|1``,
 ``resourceVersion`` (older than the kept history: an ``ERROR`` event with 410 Gone) and
 ``timeoutSeconds``. A request with a wrong ``Authorization: Bearer`` token gets 401; one
@@ -25,6 +28,7 @@ asks for ``as=Table``: pods, workloads, services, events and jobs answer with a 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import copy
 import json
@@ -48,9 +52,13 @@ from tests.fakes.kube_controller import (
     WatchEvent,
     now_iso,
 )
+from tests.fakes.kube_job_admission import PROPAGATION_POLICIES, invalid_job
+from tests.fakes.kube_jobs import JobController, JobScript
+from tests.fakes.kube_protobuf import CONTENT_TYPE as PROTOBUF
+from tests.fakes.kube_protobuf import ProtobufError, decode_job
 
 GROUPS: dict[str, tuple[str, ...]] = {
-    "v1": ("pods", "services", "events"),
+    "v1": ("pods", "services", "events", "secrets"),
     "apps/v1": ("statefulsets", "deployments"),
     "batch/v1": ("jobs",),
 }
@@ -309,12 +317,22 @@ def status_response(code: int, reason: str, message: str, **details: Any) -> web
     return web.json_response(body, status=code)
 
 
+def _qualified(resource: str) -> str:
+    """``jobs.batch``, ``pods``: how the API names a resource in its messages."""
+    group = API_VERSION_OF[resource].rpartition("/")[0]
+    return f"{resource}.{group}" if group else resource
+
+
 def not_found(resource: str, name: str) -> web.Response:
     """The API's 404 for a named object."""
     group = API_VERSION_OF[resource].rpartition("/")[0]
-    qualified = f"{resource}.{group}" if group else resource
     return status_response(
-        404, "NotFound", f'{qualified} "{name}" not found', name=name, group=group, kind=resource
+        404,
+        "NotFound",
+        f'{_qualified(resource)} "{name}" not found',
+        name=name,
+        group=group,
+        kind=resource,
     )
 
 
@@ -364,7 +382,45 @@ def _table_row(resource: str, obj: Obj) -> list[Any]:
             f"{ref['kind'].lower()}/{ref['name']}",
             obj["message"],
         ]
+    if resource == "secrets":
+        return [meta["name"], obj.get("type", "Opaque"), len(obj.get("data") or {}), age]
+    if resource == "jobs":
+        return [
+            meta["name"],
+            _job_state(status),
+            _job_completions(spec, status),
+            _job_duration(status),
+            age,
+        ]
     return [meta["name"], age]
+
+
+def _job_state(status: Obj) -> str:
+    true = {c["type"] for c in status.get("conditions") or () if c.get("status") == "True"}
+    for state in ("Complete", "Failed", "FailureTarget", "SuccessCriteriaMet"):
+        if state in true:
+            return {"FailureTarget": "FailureTarget", "SuccessCriteriaMet": "Complete"}.get(
+                state, state
+            )
+    return "Running"
+
+
+def _job_completions(spec: Obj, status: Obj) -> str:
+    return f"{status.get('succeeded', 0)}/{spec.get('completions', 1)}"
+
+
+def _job_duration(status: Obj) -> str:
+    start = status.get("startTime")
+    if not start:
+        return ""
+    begun = datetime.strptime(start, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    end = status.get("completionTime")
+    until = (
+        datetime.strptime(end, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        if end
+        else datetime.now(UTC)
+    )
+    return f"{max(int((until - begun).total_seconds()), 0)}s"
 
 
 TABLE_COLUMNS = {
@@ -373,7 +429,8 @@ TABLE_COLUMNS = {
     "deployments": ["Name", "Ready", "Age"],
     "services": ["Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age"],
     "events": ["Last Seen", "Type", "Reason", "Object", "Message"],
-    "jobs": ["Name", "Age"],
+    "jobs": ["Name", "Status", "Completions", "Duration", "Age"],
+    "secrets": ["Name", "Type", "Data", "Age"],
 }
 
 
@@ -425,6 +482,8 @@ class KubeFake:
         termination_delay: float = 0.0,
         token: str = "fake-kube-token",
         allow_anonymous: bool = True,
+        job_backoff: float = 0.02,
+        job_time_scale: float = 1.0,
     ) -> None:
         self.cluster = FakeCluster(
             ready_delay=ready_delay,
@@ -433,6 +492,9 @@ class KubeFake:
             progress_deadline_scale=progress_deadline_scale,
             termination_delay=termination_delay,
         )
+        self.jobs = JobController(self.cluster, backoff=job_backoff, time_scale=job_time_scale)
+        """Runs Jobs: ``job_backoff`` seconds before the first retry (doubling after),
+        ``activeDeadlineSeconds`` and ``ttlSecondsAfterFinished`` times ``job_time_scale``."""
         self.token = token
         self.allow_anonymous = allow_anonymous
         self.requests: list[RecordedRequest] = []
@@ -672,6 +734,37 @@ class KubeFake:
         """Append lines written at ``at`` (default now) to a pod's log."""
         self.cluster.add_log(pod, text, namespace=namespace, container=container, at=at)
 
+    def add_secret(self, name: str, data: Mapping[str, str], *, namespace: str = "default") -> Obj:
+        """Create an Opaque Secret holding ``data`` (stored base64-encoded, as the API does)."""
+        obj = {
+            "metadata": {"name": name, "namespace": namespace},
+            "type": "Opaque",
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+        }
+        return self.cluster.put("secrets", obj)
+
+    def script_job(self, key: str, *runs: JobScript) -> None:
+        """Containers of Jobs whose image, or one of whose command/args items, is ``key``
+        run ``runs`` in turn (one per attempt; the last repeats). Default: exit 0 at once."""
+        self.jobs.script(key, *runs)
+
+    def job(self, name: str, namespace: str = "default") -> Obj:
+        """The stored Job (raises KeyError when absent)."""
+        obj = self.cluster.get("jobs", namespace, name)
+        if obj is None:
+            raise KeyError(f"Job {namespace}/{name}")
+        return obj
+
+    def job_pods(self, name: str, namespace: str = "default") -> list[Obj]:
+        """The pods labelled as belonging to the Job ``name``, oldest first."""
+        pods = self.pods(namespace, f"batch.kubernetes.io/job-name={name}")
+        created = {
+            e.object["metadata"]["uid"]: e.resource_version
+            for e in self.cluster.history
+            if e.resource == "pods" and e.type == "ADDED"
+        }
+        return sorted(pods, key=lambda p: created.get(p["metadata"]["uid"], 0))
+
     def drop_watches(self) -> int:
         """Close every open watch stream cleanly; returns how many were open."""
         return self.cluster.drop_watches()
@@ -882,10 +975,29 @@ class KubeFake:
 
     async def _create(self, request: web.Request, resource: str, namespace: str) -> web.Response:
         try:
-            obj = await request.json()
-        except json.JSONDecodeError:
+            if request.content_type == PROTOBUF and resource == "jobs":  # kubectl create job
+                obj = decode_job(await request.read())
+            elif request.content_type in ("application/json", ""):
+                obj = await request.json()
+            else:
+                accepted = "application/json" + (f", {PROTOBUF}" if resource == "jobs" else "")
+                return status_response(
+                    415,
+                    "UnsupportedMediaType",
+                    f"the body of the request was in an unknown format - accepted media types "
+                    f"include: {accepted}",
+                )
+        except ProtobufError as exc:
+            return status_response(400, "BadRequest", f"cannot decode the protobuf body: {exc}")
+        except ValueError:
             return status_response(400, "BadRequest", "request body is not JSON")
+        if not isinstance(obj, dict):
+            return status_response(400, "BadRequest", "request body is not a JSON object")
         meta = obj.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            return status_response(
+                400, "BadRequest", f"{KIND_OF[resource]} metadata must be an object"
+            )
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + hex(self.cluster.resource_version)[2:]
         if not meta.get("name"):
@@ -893,13 +1005,33 @@ class KubeFake:
                 422, "Invalid", f"{KIND_OF[resource]} is invalid: metadata.name: Required value"
             )
         meta["namespace"] = namespace
+        if resource == "jobs":
+            causes = invalid_job(obj)
+            if causes:
+                shown = causes[0] if len(causes) == 1 else "[" + ", ".join(causes) + "]"
+                return status_response(
+                    422,
+                    "Invalid",
+                    f'Job.batch "{meta["name"]}" is invalid: {shown}',
+                    name=meta["name"],
+                    group="batch",
+                    kind="Job",
+                    causes=[{"message": c} for c in causes],
+                )
         if self.cluster.get(resource, namespace, meta["name"]) is not None:
             return status_response(
-                409, "AlreadyExists", f'{resource} "{meta["name"]}" already exists'
+                409,
+                "AlreadyExists",
+                f'{_qualified(resource)} "{meta["name"]}" already exists',
+                name=meta["name"],
+                group=API_VERSION_OF[resource].rpartition("/")[0],
+                kind=resource,
             )
         for field in ("resourceVersion", "uid", "creationTimestamp", "generation"):
             meta.pop(field, None)
         obj.pop("status", None)
+        if resource == "jobs":
+            self.jobs.admit(obj)
         stored = self.cluster.put(resource, obj)
         return web.json_response(stored, status=201)
 
@@ -949,6 +1081,22 @@ class KubeFake:
                     name=meta["name"],
                     kind=resource,
                 )
+        if resource == "jobs":
+            # batch/v1 keeps the old default for Jobs deleted through the REST API: orphan
+            policy = (
+                request.query.get("propagationPolicy")
+                or (options.get("propagationPolicy") if isinstance(options, dict) else None)
+                or "Orphan"
+            )
+            if policy not in PROPAGATION_POLICIES:
+                return status_response(
+                    422,
+                    "Invalid",
+                    f'DeleteOptions.meta.k8s.io "{meta["name"]}" is invalid: propagationPolicy: '
+                    f'Unsupported value: "{policy}": supported values: "Foreground", '
+                    '"Background", "Orphan"',
+                )
+            return web.json_response(self.jobs.delete(meta["namespace"], meta["name"], policy))
         deleted = self.cluster.delete(resource, meta["namespace"], meta["name"])
         return web.json_response(deleted)
 
@@ -976,6 +1124,10 @@ class KubeFake:
         problem = (
             invalid_pod_template(patched) if resource in ("statefulsets", "deployments") else None
         )
+        if resource == "jobs" and (patched.get("spec") or {}).get("template") != obj["spec"].get(
+            "template"
+        ):
+            problem = "spec.template: Invalid value: the pod template: field is immutable"
         if problem is not None:
             kind, name = KIND_OF[resource], obj["metadata"]["name"]
             return status_response(
@@ -1080,6 +1232,7 @@ class KubeFake:
             "ContainerCreating",
             "ErrImagePull",
             "ImagePullBackOff",
+            "CreateContainerConfigError",
         ):
             return status_response(
                 400,

@@ -20,7 +20,8 @@ kube-controller-manager and the kubelet would:
   :attr:`FakeCluster.bad_images`: ``"CrashLoopBackOff"`` (restarts keep rising, never
   Ready), ``"ImagePullBackOff"`` (``ErrImagePull``, then ``ImagePullBackOff``) or
   ``"ContainerCreating"`` (stays Pending for ever);
-- a Job's pod "runs" for ``ready_delay`` seconds and the Job completes.
+- Jobs are run by :class:`tests.fakes.kube_jobs.JobController`, which registers itself
+  in :attr:`FakeCluster.hooks`.
 
 Everything runs on the event loop with ``loop.call_later``; nothing here awaits, so a
 change and the events it causes are applied atomically.
@@ -53,6 +54,7 @@ KIND_OF = {
     "statefulsets": "StatefulSet",
     "deployments": "Deployment",
     "jobs": "Job",
+    "secrets": "Secret",
 }
 API_VERSION_OF = {
     "pods": "v1",
@@ -61,6 +63,7 @@ API_VERSION_OF = {
     "statefulsets": "apps/v1",
     "deployments": "apps/v1",
     "jobs": "batch/v1",
+    "secrets": "v1",
 }
 RESOURCE_OF_KIND = {kind: resource for resource, kind in KIND_OF.items()}
 MAX_CRASH_REPEATS = 8
@@ -152,6 +155,8 @@ class FakeCluster:
         self._busy: set[tuple[str, str, str]] = set()
         self._dirty: set[tuple[str, str, str]] = set()
         self._revision_templates: dict[tuple[str, str], Obj] = {}
+        self.hooks: list[Callable[[str, Obj], None]] = []
+        """Further controllers: each is called with (resource, object) after every change."""
         """(namespace, StatefulSet revision name) -> the pod template of that revision."""
 
     # ------------------------------------------------------------ store and watch history
@@ -405,10 +410,10 @@ class FakeCluster:
     # ------------------------------------------------------------ controllers
 
     def _after_change(self, resource: str, obj: Obj) -> None:
+        for hook in self.hooks:
+            hook(resource, obj)
         if resource in WORKLOAD_RESOURCES:
             self._reconcile(resource, obj)
-        elif resource == "jobs" and "status" not in obj:
-            self._start_job(obj)
         elif resource == "pods":
             owner = _owner(obj)
             if owner is None:
@@ -852,39 +857,6 @@ class FakeCluster:
             self.crash_interval * 2**repeat,
             lambda: self._fail_again(namespace, name, uid, repeat + 1),
         )
-
-    # ------------------------------------------------------------ jobs
-
-    def _start_job(self, job: Obj) -> None:
-        job["status"] = {"active": 1, "startTime": now_iso(), "ready": 0}
-        self._changed("jobs", job)
-        namespace, name, uid = (
-            job["metadata"]["namespace"],
-            job["metadata"]["name"],
-            job["metadata"]["uid"],
-        )
-
-        def finish() -> None:
-            current = self.get("jobs", namespace, name)
-            if current is None or current["metadata"]["uid"] != uid:
-                return
-            stamp = now_iso()
-            current["status"] = {
-                "succeeded": 1,
-                "startTime": current["status"]["startTime"],
-                "completionTime": stamp,
-                "conditions": [
-                    {
-                        "type": "Complete",
-                        "status": "True",
-                        "lastProbeTime": stamp,
-                        "lastTransitionTime": stamp,
-                    },
-                ],
-            }
-            self._changed("jobs", current)
-
-        self.later(self.ready_delay, finish)
 
 
 # ---------------------------------------------------------------- pod status builders

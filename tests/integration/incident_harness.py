@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.incidents import IncidentDesk
+from commands.incidents.desk import DESK, IncidentDesk
 from tests.fakes.alert_payloads import body
 from tests.fakes.github_api import FakeIssue, GitHubFake
 from tests.fakes.slack_api import INCIDENTS, FakeMessage
@@ -33,7 +33,7 @@ class IncidentBot:
 
     @property
     def desk(self) -> IncidentDesk:
-        desk = self.sb.bot.services.extras["incidents"]
+        desk = self.sb.bot.services.need(DESK)
         assert isinstance(desk, IncidentDesk)
         return desk
 

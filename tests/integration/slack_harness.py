@@ -13,7 +13,7 @@ import aiohttp
 
 from bot.app import Bot
 from bot.registry import DEFAULT_REGISTRY, Registry
-from integrations.slack_blocks import APPROVE_ACTION
+from integrations.chat.slack_blocks import APPROVE_ACTION
 from tests.fakes.slack_api import DEPLOYS, FakeMessage, SlackFake
 from tests.fakes.slack_signing import signed_block_actions, signed_slash_command
 from tests.harness import make_config

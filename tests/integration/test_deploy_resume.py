@@ -88,6 +88,14 @@ async def test_a_deploy_killed_mid_rollout_resumes_and_reports_once(tmp_path: Pa
                 lambda: any("✅ Deployed `v0.62.0`" in m.text for m in slack.messages(DEPLOYS)),
                 within=60,
             )
+            # Edits go after posts in a channel's queue: the last edit may follow the report.
+            await slack.wait_until(
+                lambda: any(
+                    m.text.startswith("🚀 Deploying") and "✅ live in" in m.text
+                    for m in slack.messages(DEPLOYS)
+                ),
+                within=15,
+            )
         finally:
             assert await bot.stop() == 0
         assert set(pod_images(fake, "validator").values()) == {NEW}

@@ -376,7 +376,7 @@ async def test_a_one_shot_exec_never_connects_to_discord(tmp_path: Path) -> None
 
     async with DiscordFake() as fake:
         cfg = make_config(tmp_path, chat={"discord": {"token": fake.token, "api_url": fake.api_url, "guilds": [GUILD_ID]}})
-        async with Bot(cfg, serve_http=False, connect_gateways=False) as bot:
+        async with Bot(cfg, serve_http=False, local=True) as bot:
             bot.services.outbox.post(f"discord:{GENERAL}", {"text": "from exec"})
         assert fake.gateway.connections == [] and fake.requests() == []
         async with discord_bot(tmp_path, fake=fake) as db:  # the running bot delivers it

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -16,16 +17,23 @@ from integrations.github import (
     GitHubPermanentError,
     GitHubRetryLater,
     Issue,
+    UnreadableReply,
     classify_http_error,
 )
+from tests.fakes.alert_payloads import alert
 from tests.fakes.github_api import (
     GitHubFake,
+    garbled_reply,
+    omit_fields,
     primary_rate_limit,
     secondary_rate_limit,
     server_error,
     slow,
     too_many_requests,
 )
+from tests.integration.incident_harness import REPO as IB_REPO
+from tests.integration.incident_harness import incident_bot
+from tests.integration.test_incidents import stalled
 
 TOKEN = "ghp_s3cr3t-TOKEN-value-0123456789"
 REPO = "testnet/ops"
@@ -471,3 +479,101 @@ async def test_a_timed_out_create_can_still_land_and_the_marker_finds_it(
     assert list(gh.issues) == [1]
     found = await client.find_issue_by_marker(MARKER, fallback_label="incident")
     assert found is not None and found.number == 1
+
+
+# ---------------------------------------------------------------- exactly once, through the outbox
+
+
+async def test_a_2xx_missing_optional_fields_is_success(
+    client: GitHubClient, gh: GitHubFake
+) -> None:
+    gh.inject(omit_fields("html_url", "title"), method="POST", path=f"/repos/{REPO}/issues")
+    issue = await client.create_issue("Incident 1", MARKER)
+    assert (issue.number, issue.html_url) == (1, "")
+    gh.inject(omit_fields("html_url", "id"), method="POST")
+    comment = await client.comment(1, "hello")
+    assert comment.html_url == ""
+    assert len(gh.issues[1].comments) == 1
+
+
+async def test_a_2xx_that_cannot_be_read_may_have_landed(
+    client: GitHubClient, gh: GitHubFake
+) -> None:
+    gh.add_issue("Incident 1", MARKER)
+    gh.inject(garbled_reply(), method="POST")
+    with pytest.raises(UnreadableReply) as raised:
+        await client.comment(1, "hello <!-- m:1 -->")
+    assert raised.value.maybe_applied
+    assert await client.find_comment(1, "<!-- m:1 -->") is not None
+    assert await client.find_comment(1, "<!-- m:2 -->") is None
+    future = "2999-01-01T00:00:00Z"
+    assert await client.find_comment(1, "<!-- m:1 -->", since=future) is None
+
+
+async def test_a_rate_limit_was_not_applied_but_a_5xx_may_have_been(
+    client: GitHubClient, gh: GitHubFake
+) -> None:
+    gh.inject(secondary_rate_limit(retry_after=1), method="POST")
+    with pytest.raises(GitHubRetryLater) as limited:
+        await client.create_issue("t", "b")
+    gh.inject(server_error(502), method="POST")
+    with pytest.raises(GitHubRetryLater) as broken:
+        await client.create_issue("t", "b")
+    assert (limited.value.maybe_applied, broken.value.maybe_applied) == (False, True)
+
+
+async def test_the_fake_checks_body_types_as_github_does(
+    client: GitHubClient, gh: GitHubFake
+) -> None:
+    with pytest.raises(GitHubPermanentError) as raised:
+        await client._call(
+            "POST", "/repos/{owner}/{repo}/issues", data={"title": "t", "labels": "x"}
+        )
+    assert raised.value.status == 422 and "Invalid request" in raised.value.message
+    with pytest.raises(GitHubPermanentError):
+        await client.add_labels(1, ["x" * 51])
+    assert gh.issues == {}
+
+
+async def test_comments_whose_replies_lack_html_url_or_are_garbled_are_posted_once(
+    tmp_path: Path,
+) -> None:
+    async with incident_bot(tmp_path) as ib:
+        ib.gh.inject(omit_fields("html_url"), method="POST", path=f"/repos/{IB_REPO}/issues")
+        await ib.fire([stalled("validator-0")])
+        await ib.gh.wait_until(lambda: len(ib.issues()) == 1, within=10)
+        comments = f"/repos/{IB_REPO}/issues/1/comments"
+        ib.gh.inject(omit_fields("html_url"), method="POST", path=comments)
+        ib.gh.inject(garbled_reply(), method="POST", path=comments)
+        (incident,) = ib.store.incidents.listing(open_only=True)
+        ib.desk.acknowledge(incident.id, "carol")
+        ib.desk.resolve(incident.id, "carol", "fixed")
+        await ib.delivered(timeout=20)
+        bodies = [c.body for c in ib.gh.issues[1].comments]
+        assert [b.split("\n")[0] for b in bodies] == [
+            "Acknowledged by carol.",
+            "Resolved by carol: fixed",
+        ]
+        assert all("<!-- testnet-bot:comment:" in b for b in bodies)
+        assert len(ib.issues()) == 1 and ib.issues()[0].state == "closed"
+        assert ib.store.dead_items() == []
+
+
+async def test_one_incident_whose_github_item_keeps_failing_does_not_hold_up_another(
+    tmp_path: Path,
+) -> None:
+    async with incident_bot(tmp_path, outbox={"base_backoff": "2s"}) as ib:
+        await ib.fire([stalled("validator-0")])
+        await ib.gh.wait_until(lambda: len(ib.issues()) == 1, within=10)
+        ib.gh.inject(server_error(502), times=1000, path=f"/repos/{IB_REPO}/issues/1/comments")
+        (first,) = ib.store.incidents.listing(open_only=True)
+        ib.desk.acknowledge(first.id, "carol")  # its comment now fails again and again
+        await ib.gh.wait_until(
+            lambda: ib.gh.count("POST", f"/repos/{IB_REPO}/issues/1/comments") >= 1, within=10
+        )
+        fired = time.monotonic()
+        await ib.fire([alert({"alertname": "BridgeContractReverts", "network": "alpha"})])
+        await ib.gh.wait_until(lambda: len(ib.issues()) == 2, within=10)
+        assert time.monotonic() - fired < 5.0
+        assert ib.issues()[1].title.endswith("bridge contract failures (alpha)")
+        assert ib.gh.issues[1].comments == []  # the bad item is still backing off, alone

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.incidents import IncidentDesk
+from commands.incidents.desk import DESK, IncidentDesk
 from integrations.alertmanager import parse_webhook
 from tests.fakes.alert_payloads import alert, body
 from tests.harness import ShellBot, make_config
@@ -14,7 +14,7 @@ STALLED = {"alertname": "BlockProductionStalled", "network": "alpha"}
 
 
 def fire(bot: ShellBot, *alerts: dict[str, object]) -> None:
-    desk = bot.bot.services.extras["incidents"]
+    desk = bot.bot.services.need(DESK)
     assert isinstance(desk, IncidentDesk)
     desk.intake(parse_webhook(body(list(alerts))))
 
@@ -75,14 +75,14 @@ async def test_matrix_and_explain(tmp_path: Path) -> None:
         said = await bot.say(
             "/testnet matrix explain alertname=BlockProductionStalled network=alpha"
         )
-        assert "→ row 1: *Network instability: block production stalls*" in said
+        assert "→ row 1: Network instability: block production stalls (" in said  # bold, rendered
         assert (
             'alertname=~"BlockProduction.*" matches: alertname is "BlockProductionStalled"' in said
         )
         other = await bot.say("/testnet matrix explain alertname=ProvingJobsFailing")
         assert "→ row 2" in other and "✗ row 1" in other
         none = await bot.say("/testnet matrix explain alertname=DiskFull")
-        assert "→ the default row: *Minor operational issues*" in none
+        assert "→ the default row: Minor operational issues (" in none
         assert "Could not read the labels" in await bot.say(
             "/testnet matrix explain alertname=~Foo"
         )

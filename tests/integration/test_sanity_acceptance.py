@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 from tests.binaries import require_binary
+from tests.fakes.aztec_chart import load_aztec_network
 from tests.fakes.kube_api import KubeFake
 from tests.fakes.promstack import MetricsEndpoint, start_prometheus
 from tests.harness import wait_until
-from tests.integration.kube_harness import build_testnet
 from tests.integration.sanity_harness import HealthEndpoint, healthy_image_logs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,7 +100,7 @@ async def test_exec_sanity_with_the_example_prints_the_table_and_a_stall_turns_r
         MetricsEndpoint() as chain,
         HealthEndpoint().serving() as node,
     ):
-        build_testnet(fake, validators=4)
+        load_aztec_network(fake, validators=4)  # the chart the example follows
         healthy_image_logs(fake)
         chain.set("aztec_archiver_block_height", 1000, advance_per_scrape=1)
         chain.set("aztec_sequencer_tx_count", 0, advance_per_scrape=5)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from commands.sanity.schedules import SCHEDULER
 from tests.fakes.kube_api import KubeFake
 from tests.fakes.slack_api import ALICE, DEPLOYS
 from tests.harness import ShellBot, make_config, wait_until
@@ -84,7 +85,7 @@ async def test_scheduled_sanity_posts_on_change_only_and_survives_a_restart(
                 lambda: any("Schedule #1 (sanity of `alpha`) stopped" in t for t in sb.texts()),
                 within=10,
             )
-            scheduler = sb.bot.services.extras["scheduler"]
+            scheduler = sb.bot.services.need(SCHEDULER)
             assert scheduler.get_job("sanity-schedule:1") is None
             assert sb.bot.services.store.sanity.schedules() == []
 
@@ -127,7 +128,7 @@ async def test_bad_schedules_are_refused_and_change_nothing(tmp_path: Path) -> N
         config = make_config(tmp_path, **network_config(kubeconfig, sanity=sanity))
         async with ShellBot(config) as bot:
             out = await bot.say("/testnet schedule sanity alpha every soon")
-            assert "not a duration: 'soon'" in out
+            assert "not an interval: 'every soon'" in out and "every 15 minutes" in out
             out = await bot.say("/testnet schedule sanity alpha every 10s")
             assert "`every 10s` is too often" in out and "sanity.min_interval" in out
             out = await bot.say("/testnet schedule sanity beta every 15m")
@@ -137,4 +138,4 @@ async def test_bad_schedules_are_refused_and_change_nothing(tmp_path: Path) -> N
             out = await bot.say("/testnet schedules")
             assert "No sanity schedules" in out
             assert bot.store.sanity.schedules() == []
-            assert bot.bot.services.extras["scheduler"].get_jobs() == []
+            assert bot.bot.services.need(SCHEDULER).get_jobs() == []

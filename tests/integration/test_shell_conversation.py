@@ -126,3 +126,102 @@ async def test_status_shows_parked_deliveries(tmp_path: Path) -> None:
         out = await bot.say("status")
         assert "Outbox: ⚠️ 0 pending, 1 dead" in out
         assert "slack:C0GONE: channel_not_found" in out
+
+
+async def test_help_after_any_command_shows_its_help_and_runs_nothing(tmp_path: Path) -> None:
+    async with ShellBot(make_config(tmp_path, networks=NETWORKS)) as bot:
+        out = await bot.say("/testnet lock alpha --help")
+        assert "/testnet lock <network> <reason...>" in out and "Freeze deploys" in out
+        assert bot.last_outcome is Outcome.OK
+        assert bot.store.locks() == []
+        out = await bot.say("/testnet incident -h")
+        assert "/testnet incident ack <id>" in out and "/testnet incident resolve <id>" in out
+        out = await bot.say("/testnet lock alpha --helpme")
+        assert "Unknown option `--helpme`" in out and bot.last_outcome is Outcome.USAGE
+
+
+async def test_help_incident_lists_ack_and_resolve(tmp_path: Path) -> None:
+    async with ShellBot(make_config(tmp_path)) as bot:
+        out = await bot.say("help incident")
+        assert "/testnet incident <id>" in out
+        assert "/testnet incident ack <id>" in out and "/testnet incident resolve <id>" in out
+        out = await bot.say("help incidentz")
+        assert "No command `incidentz`" in out
+
+
+async def test_short_options_work_or_say_which_options_exist(tmp_path: Path) -> None:
+    async with ShellBot(make_config(tmp_path, networks=NETWORKS)) as bot:
+        await bot.say("status")
+        out = await bot.say("audit -n 1")
+        assert bot.last_outcome is Outcome.OK and "status" in out
+        out = await bot.say("history -q 5")
+        assert "Unknown option `-q`" in out and "Unknown network" not in out
+        assert bot.last_outcome is Outcome.USAGE
+
+
+async def test_quoted_label_values_keep_their_spaces(tmp_path: Path) -> None:
+    async with ShellBot(make_config(tmp_path)) as bot:
+        out = await bot.say('matrix explain alertname="Block Production" network=alpha')
+        assert 'alertname is "Block Production"' in out
+        assert bot.last_outcome is Outcome.OK
+        out = await bot.say("matrix explain alertname=Block Production")
+        assert "Could not read the labels" in out and bot.last_outcome is Outcome.USAGE
+
+
+async def test_far_fetched_words_get_no_suggestion(tmp_path: Path) -> None:
+    async with ShellBot(make_config(tmp_path)) as bot:
+        out = await bot.say("/testnet bananas")
+        assert "Unknown command `bananas`" in out
+        assert "Did you mean" not in out and "nearest" not in out
+        out = await bot.say("/testnet hlep")
+        assert "Did you mean `/testnet help`?" in out
+
+
+async def test_unknown_network_is_a_usage_error(tmp_path: Path) -> None:
+    async with ShellBot(make_config(tmp_path, networks=NETWORKS)) as bot:
+        out = await bot.say("history beta")
+        assert "Unknown network `beta`" in out and "Usage: `/testnet history" in out
+        assert bot.last_outcome is Outcome.USAGE
+        await bot.say("history alpha")
+        assert bot.last_outcome is Outcome.OK
+
+
+async def test_unlock_of_an_unlocked_network_says_so_without_asking(tmp_path: Path) -> None:
+    async with ShellBot(make_config(tmp_path, networks=NETWORKS)) as bot:
+        out = await bot.say("unlock alpha")
+        assert "`alpha` is not locked" in out
+        assert bot.console.prompts == []  # nobody was asked to approve
+        assert bot.last_outcome is Outcome.FAILED
+        await bot.say("lock alpha freeze")
+        out = await bot.say("unlock alpha", answer="y")
+        assert bot.console.prompts[-1].startswith("Proceed with `unlock`?")
+        assert "is unlocked" in out and bot.store.get_lock("alpha") is None
+
+
+async def test_status_does_not_count_its_own_reply_as_pending(tmp_path: Path) -> None:
+    async with ShellBot(make_config(tmp_path, networks=NETWORKS)) as bot:
+        out = await bot.say("status")
+        assert "Outbox: ✅ 0 pending, 0 dead" in out
+        bot.store.enqueue("slack:C0SLOW", "post", {"text": "queued"})
+        out = await bot.say("status")
+        assert "Outbox: ✅ 1 pending, 0 dead" in out
+
+
+async def test_an_incident_without_github_says_no_issue_is_filed(tmp_path: Path) -> None:
+    async with ShellBot(make_config(tmp_path)) as bot:
+        incident_id = bot.store.incidents.create(
+            network="alpha",
+            event="Block production stalled",
+            criticality="Critical",
+            owner="Alpha Team",
+            slack_destination=None,
+            now=bot.bot.services.clock(),
+        )
+        out = await bot.say(f"incident {incident_id}")
+        assert "no `github:` configured" in out and "pending" not in out
+        out = await bot.say("incidents")
+        assert "none" in out and "pending" not in out
+        # An issue filed while GitHub was configured is still shown.
+        bot.store.incidents.record_issue(incident_id, 12, "https://github.com/o/r/issues/12")
+        out = await bot.say(f"incident {incident_id}")
+        assert "issues/12" in out and "no `github:`" not in out

@@ -12,7 +12,7 @@ import pytest
 
 from bot.context import Context
 from bot.registry import Registry
-from integrations.slack_blocks import CANCEL_ACTION
+from integrations.chat.slack_blocks import CANCEL_ACTION
 from tests.fakes.slack_api import ALICE, BOB, DEPLOYS
 from tests.fakes.slack_signing import (
     bad_signature,

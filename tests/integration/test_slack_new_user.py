@@ -17,7 +17,7 @@ import yaml
 
 import commands  # noqa: F401  (registers the commands)
 from bot.registry import DEFAULT_REGISTRY
-from integrations.slack_manifest import BOT_SCOPES, usage_hint
+from integrations.chat.slack_manifest import BOT_SCOPES, usage_hint
 from tests.fakes.slack_api import ALICE, DEPLOYS, SlackFake
 from tests.fakes.slack_signing import signed_slash_command
 

@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.context import Context
 from bot.core import Table
 from bot.registry import Registry
-from integrations.slack import DisplayNames
+from integrations.chat.slack import DisplayNames
 from tests.fakes.kube_api import KubeFake
 from tests.fakes.slack_api import (
     ALICE,

@@ -8,9 +8,9 @@ from pydantic import ValidationError
 
 from bot.config import BotConfig, NetworkConfig
 from bot.errors import CommandError
-from commands.image_tags import choose_tag, running_template
-from commands.rollout import Step
-from commands.versions import Version
+from commands.deploy.image_tags import choose_tag, running_template
+from commands.deploy.rollout import Step
+from commands.deploy.versions import Version
 from integrations.image_refs import locate, tag_form, template_fields
 
 

@@ -8,7 +8,7 @@ from urllib.parse import unquote
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.incident_text import LABEL_MAX, clean, runbook_link, silence_url
+from commands.incidents.text import LABEL_MAX, clean, runbook_link, silence_url
 
 
 @given(st.text(), st.integers(min_value=2, max_value=300))

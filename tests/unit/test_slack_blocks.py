@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.core import Table
-from integrations.slack_blocks import (
+from integrations.chat.slack_blocks import (
     MESSAGE_BLOCK_TEXT,
     MESSAGE_BLOCKS,
     SECTION_LIMIT,
