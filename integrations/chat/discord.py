@@ -52,6 +52,7 @@ from integrations.chat.discord_render import (
     CONFIRM_PREFIX,
     NO_MENTIONS,
     confirmation_components,
+    mentioned_roles,
     message_bodies,
     thread_name,
 )
@@ -66,7 +67,7 @@ from integrations.chat.discord_schema import (
 )
 from integrations.chat.votes import decide
 from state.confirmations import APPROVED, CANCELLED, Confirmation
-from state.records import OutboxItem
+from state.records import OutboxItem, Priority
 
 log = logging.getLogger("testnet_bot.discord")
 
@@ -174,7 +175,8 @@ class DiscordDelivery:
         if payload.get("components") is not None:
             bodies[0]["components"] = payload["components"]
         for body in bodies:
-            body["allowed_mentions"] = NO_MENTIONS
+            roles = mentioned_roles(body.get("content", ""))
+            body["allowed_mentions"] = {**NO_MENTIONS, "roles": roles} if roles else NO_MENTIONS
         return bodies
 
     def _token_alive(self, interaction: dict[str, Any] | None) -> bool:
@@ -442,16 +444,20 @@ class DiscordResponder(OutboxResponder):
         self.interaction = interaction
         self.original_used = interaction is None
 
-    def first_reply(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Mark ``payload`` as the one that fills the deferred response, if none has."""
-        if not self.original_used:
-            self.original_used = True
-            payload["original"] = True
-        return payload
+    def first_reply(self, payload: dict[str, Any]) -> Priority:
+        """Mark ``payload`` as the one that fills the deferred response, if none has;
+        return its priority (the first reply goes ahead of the channel's traffic)."""
+        if self.original_used:
+            return Priority.REPLY
+        self.original_used = True
+        payload["original"] = True
+        return Priority.URGENT
 
     async def reply(self, text: str, *, table: Table | None = None) -> MessageRef:
         """Queue a message: the deferred response's content first, follow-ups after."""
-        key = self.outbox.post(self.destination, self.first_reply(self._payload(text, table)))
+        payload = self._payload(text, table)
+        priority = self.first_reply(payload)
+        key = self.outbox.post(self.destination, payload, priority=priority)
         return MessageRef(self.destination, key)
 
     async def reply_private(self, text: str) -> None:
@@ -461,10 +467,12 @@ class DiscordResponder(OutboxResponder):
             await self.reply(text)
             return
         payload: dict[str, Any] = {"text": text, "interaction": self.interaction}
+        priority = Priority.REPLY
         if not self.original_used:
             self.original_used = True
             payload["delete_original"] = True
-        self.outbox.enqueue(self.destination, "private", payload)
+            priority = Priority.URGENT
+        self.outbox.enqueue(self.destination, "private", payload, priority=priority)
 
     async def confirm(self, request: ConfirmRequest) -> ConfirmResult:
         """Post the plan with Approve/Cancel and wait for enough approvers or the timeout."""
@@ -751,10 +759,11 @@ class DiscordAdapter:
         text = f"{request.plan}\n{needs} Expires in {minutes} min."
         future: asyncio.Future[ConfirmResult] = asyncio.get_running_loop().create_future()
         self._waiters[conf.id] = future
-        payload = responder.first_reply(
-            {**responder._payload(text, None), "components": confirmation_components(conf.id)}
+        payload = {**responder._payload(text, None), "components": confirmation_components(conf.id)}
+        responder.first_reply(payload)
+        self.services.outbox.enqueue(  # a prompt goes ahead of the channel's other traffic
+            responder.destination, "post", payload, message_key=key, priority=Priority.URGENT
         )
-        self.services.outbox.enqueue(responder.destination, "post", payload, message_key=key)
         try:
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
