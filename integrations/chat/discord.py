@@ -158,8 +158,8 @@ class DiscordDelivery:
                 await self._private(item)
                 return None
             return await self._post(item, context)
-        except discord.RateLimited as exc:
-            raise RetryLater("Discord rate limit", exc.retry_after) from exc
+        except discord.RateLimited as exc:  # refused before sending: nothing was posted
+            raise RetryLater("Discord rate limit", exc.retry_after, maybe_sent=False) from exc
         except discord.HTTPException as exc:
             self._refused(item, exc)
             raise AssertionError("unreachable") from exc
@@ -345,7 +345,12 @@ class DiscordDelivery:
 
     def _refused(self, item: OutboxItem, exc: discord.HTTPException) -> None:
         if exc.status == 429:
-            raise RetryLater("Discord rate limit", _retry_after(exc))
+            is_global = exc.response is not None and bool(
+                exc.response.headers.get("X-RateLimit-Global")
+            )
+            raise RetryLater(
+                "Discord rate limit", _retry_after(exc), maybe_sent=False, pause_route=is_global
+            )
         if exc.status >= 500:
             raise RetryLater(f"Discord answered {exc.status}")
         hint = PERMANENT_CODES.get(exc.code, "Discord refused the request")
