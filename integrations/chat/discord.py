@@ -196,13 +196,13 @@ class DiscordDelivery:
             if parent is None:
                 raise PermanentFailure("the thread's first message was never posted")
             thread = await self._thread_of(parent, payload["thread_key"], context)
-            ref = await self._channel_post(thread, bodies[0])
+            ref = await self._channel_post(thread, bodies[0], _nonce(item))
         elif self._token_alive(interaction) and payload.get("original"):
             ref = await self._edit_original(interaction, bodies[0])  # type: ignore[arg-type]
         elif self._token_alive(interaction):
             ref = await self._followup(interaction, bodies[0])  # type: ignore[arg-type]
         else:
-            ref = await self._channel_post(channel, bodies[0])
+            ref = await self._channel_post(channel, bodies[0], _nonce(item))
         ref["title"] = thread_name(payload.get("text", ""))
         for number, body in enumerate(bodies[1:], start=2):
             rest: dict[str, Any] = {
@@ -216,8 +216,14 @@ class DiscordDelivery:
             )
         return ref
 
-    async def _channel_post(self, channel: str | int, body: dict[str, Any]) -> dict[str, Any]:
+    async def _channel_post(
+        self, channel: str | int, body: dict[str, Any], nonce: str | None = None
+    ) -> dict[str, Any]:
+        """Post ``body``; with ``nonce``, a retry whose first answer was lost returns the
+        message Discord already made instead of posting it twice."""
         route = ApiRoute("POST", "/channels/{channel_id}/messages", channel_id=channel)
+        if nonce is not None:
+            body = {**body, "nonce": nonce, "enforce_nonce": True}
         data = await self.http.request(route, json=body)
         return {"via": "channel", "channel": str(data["channel_id"]), "message": str(data["id"])}
 
@@ -364,6 +370,14 @@ class DiscordDelivery:
             extra={"event": "discord_refused", "code": exc.code, "status": exc.status},
         )
         raise PermanentFailure(f"Discord {exc.status} {exc.code}: {hint}")
+
+
+def _nonce(item: OutboxItem) -> str:
+    """The nonce of an outbox item's channel post: the same for every attempt of the
+    item, different for any other item (of this database or another); 25 characters,
+    Discord's most."""
+    seed = f"{item.id}:{item.created_at!r}:{item.message_key}:{item.destination}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:25]
 
 
 def _retry_after(exc: discord.HTTPException) -> float | None:

@@ -399,3 +399,25 @@ async def test_progress_after_the_interaction_token_expired_moves_to_a_channel_m
         assert [r.content for r in moved.revisions][-1] == "step 3"
         assert original.content == "step 1"  # the expired response is left as it was
         assert db.bot.services.store.dead_items(5) == []
+
+
+async def test_a_post_retried_after_a_lost_answer_is_not_posted_twice(tmp_path: Path) -> None:
+    from bot.outbox import DeliveryContext
+    from integrations.chat.discord import DiscordDelivery
+
+    async with discord_bot(tmp_path, **SETUP) as db:
+        services = db.bot.services
+        await services.outbox.stop()  # deliver by hand, as a retry after a timeout would
+        key = services.outbox.post(f"discord:{GENERAL}", {"text": "exactly once"})
+        other = services.outbox.post(f"discord:{GENERAL}", {"text": "exactly once"})
+        [first] = [i for i in services.store.outbox_heads(now=1e12) if i.message_key == key]
+        delivery = DiscordDelivery(db.bot.discord.client.http)
+        context = DeliveryContext(services.store)
+        one = await delivery.deliver(first, context)
+        again = await delivery.deliver(first, context)  # the first answer was "lost"
+        assert one is not None and again is not None and one["message"] == again["message"]
+        assert db.texts() == ["exactly once"]
+        second = services.store.get_outbox_item(first.id + 1)
+        assert second is not None and second.message_key == other
+        await delivery.deliver(second, context)  # the same text, another message: posted
+        assert db.texts() == ["exactly once", "exactly once"]
