@@ -52,6 +52,7 @@ from integrations.chat.discord_render import (
     CONFIRM_PREFIX,
     NO_MENTIONS,
     confirmation_components,
+    mentioned_roles,
     message_bodies,
     thread_name,
 )
@@ -64,8 +65,9 @@ from integrations.chat.discord_schema import (
     invocation_text,
     layout,
 )
-from state.confirmations import APPROVED, CANCELLED, EXPIRED, Confirmation
-from state.records import OutboxItem
+from integrations.chat.votes import decide
+from state.confirmations import APPROVED, CANCELLED, Confirmation
+from state.records import OutboxItem, Priority
 
 log = logging.getLogger("testnet_bot.discord")
 
@@ -159,8 +161,8 @@ class DiscordDelivery:
                 await self._add_role(item)
                 return None
             return await self._post(item, context)
-        except discord.RateLimited as exc:
-            raise RetryLater("Discord rate limit", exc.retry_after) from exc
+        except discord.RateLimited as exc:  # refused before sending: nothing was posted
+            raise RetryLater("Discord rate limit", exc.retry_after, maybe_sent=False) from exc
         except discord.HTTPException as exc:
             self._refused(item, exc)
             raise AssertionError("unreachable") from exc
@@ -176,7 +178,8 @@ class DiscordDelivery:
         if payload.get("components") is not None:
             bodies[0]["components"] = payload["components"]
         for body in bodies:
-            body["allowed_mentions"] = NO_MENTIONS
+            roles = mentioned_roles(body.get("content", ""))
+            body["allowed_mentions"] = {**NO_MENTIONS, "roles": roles} if roles else NO_MENTIONS
         return bodies
 
     def _token_alive(self, interaction: dict[str, Any] | None) -> bool:
@@ -196,13 +199,13 @@ class DiscordDelivery:
             if parent is None:
                 raise PermanentFailure("the thread's first message was never posted")
             thread = await self._thread_of(parent, payload["thread_key"], context)
-            ref = await self._channel_post(thread, bodies[0])
+            ref = await self._channel_post(thread, bodies[0], _nonce(item))
         elif self._token_alive(interaction) and payload.get("original"):
             ref = await self._edit_original(interaction, bodies[0])  # type: ignore[arg-type]
         elif self._token_alive(interaction):
             ref = await self._followup(interaction, bodies[0])  # type: ignore[arg-type]
         else:
-            ref = await self._channel_post(channel, bodies[0])
+            ref = await self._channel_post(channel, bodies[0], _nonce(item))
         ref["title"] = thread_name(payload.get("text", ""))
         for number, body in enumerate(bodies[1:], start=2):
             rest: dict[str, Any] = {
@@ -216,8 +219,14 @@ class DiscordDelivery:
             )
         return ref
 
-    async def _channel_post(self, channel: str | int, body: dict[str, Any]) -> dict[str, Any]:
+    async def _channel_post(
+        self, channel: str | int, body: dict[str, Any], nonce: str | None = None
+    ) -> dict[str, Any]:
+        """Post ``body``; with ``nonce``, a retry whose first answer was lost returns the
+        message Discord already made instead of posting it twice."""
         route = ApiRoute("POST", "/channels/{channel_id}/messages", channel_id=channel)
+        if nonce is not None:
+            body = {**body, "nonce": nonce, "enforce_nonce": True}
         data = await self.http.request(route, json=body)
         return {"via": "channel", "channel": str(data["channel_id"]), "message": str(data["id"])}
 
@@ -354,7 +363,12 @@ class DiscordDelivery:
 
     def _refused(self, item: OutboxItem, exc: discord.HTTPException) -> None:
         if exc.status == 429:
-            raise RetryLater("Discord rate limit", _retry_after(exc))
+            is_global = exc.response is not None and bool(
+                exc.response.headers.get("X-RateLimit-Global")
+            )
+            raise RetryLater(
+                "Discord rate limit", _retry_after(exc), maybe_sent=False, pause_route=is_global
+            )
         if exc.status >= 500:
             raise RetryLater(f"Discord answered {exc.status}")
         hint = PERMANENT_CODES.get(exc.code, "Discord refused the request")
@@ -368,6 +382,14 @@ class DiscordDelivery:
             extra={"event": "discord_refused", "code": exc.code, "status": exc.status},
         )
         raise PermanentFailure(f"Discord {exc.status} {exc.code}: {hint}")
+
+
+def _nonce(item: OutboxItem) -> str:
+    """The nonce of an outbox item's channel post: the same for every attempt of the
+    item, different for any other item (of this database or another); 25 characters,
+    Discord's most."""
+    seed = f"{item.id}:{item.created_at!r}:{item.message_key}:{item.destination}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:25]
 
 
 def _retry_after(exc: discord.HTTPException) -> float | None:
@@ -453,16 +475,20 @@ class DiscordResponder(OutboxResponder):
         self.interaction = interaction
         self.original_used = interaction is None
 
-    def first_reply(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Mark ``payload`` as the one that fills the deferred response, if none has."""
-        if not self.original_used:
-            self.original_used = True
-            payload["original"] = True
-        return payload
+    def first_reply(self, payload: dict[str, Any]) -> Priority:
+        """Mark ``payload`` as the one that fills the deferred response, if none has;
+        return its priority (the first reply goes ahead of the channel's traffic)."""
+        if self.original_used:
+            return Priority.REPLY
+        self.original_used = True
+        payload["original"] = True
+        return Priority.URGENT
 
     async def reply(self, text: str, *, table: Table | None = None) -> MessageRef:
         """Queue a message: the deferred response's content first, follow-ups after."""
-        key = self.outbox.post(self.destination, self.first_reply(self._payload(text, table)))
+        payload = self._payload(text, table)
+        priority = self.first_reply(payload)
+        key = self.outbox.post(self.destination, payload, priority=priority)
         return MessageRef(self.destination, key)
 
     async def reply_private(self, text: str) -> None:
@@ -472,10 +498,12 @@ class DiscordResponder(OutboxResponder):
             await self.reply(text)
             return
         payload: dict[str, Any] = {"text": text, "interaction": self.interaction}
+        priority = Priority.REPLY
         if not self.original_used:
             self.original_used = True
             payload["delete_original"] = True
-        self.outbox.enqueue(self.destination, "private", payload)
+            priority = Priority.URGENT
+        self.outbox.enqueue(self.destination, "private", payload, priority=priority)
 
     async def confirm(self, request: ConfirmRequest) -> ConfirmResult:
         """Post the plan with Approve/Cancel and wait for enough approvers or the timeout."""
@@ -762,10 +790,11 @@ class DiscordAdapter:
         text = f"{request.plan}\n{needs} Expires in {minutes} min."
         future: asyncio.Future[ConfirmResult] = asyncio.get_running_loop().create_future()
         self._waiters[conf.id] = future
-        payload = responder.first_reply(
-            {**responder._payload(text, None), "components": confirmation_components(conf.id)}
+        payload = {**responder._payload(text, None), "components": confirmation_components(conf.id)}
+        responder.first_reply(payload)
+        self.services.outbox.enqueue(  # a prompt goes ahead of the channel's other traffic
+            responder.destination, "post", payload, message_key=key, priority=Priority.URGENT
         )
-        self.services.outbox.enqueue(responder.destination, "post", payload, message_key=key)
         try:
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
@@ -804,52 +833,30 @@ class DiscordAdapter:
     def _vote(
         self, interaction: discord.Interaction, approve: bool, cid: str, received: float
     ) -> None:
-        store = self.services.store
-        channel = str(interaction.channel_id or "")
-        ref = _interaction_ref(interaction, received)
-
-        def tell(text: str) -> None:
+        decision = decide(
+            self.services.store.confirmations,
+            self.services.permissions,
+            self.actor(interaction.user),
+            cid,
+            approve,
+        )
+        conf = decision.confirmation
+        if decision.tell is not None:
+            ref = _interaction_ref(interaction, received)
             self.services.outbox.enqueue(
-                destination(channel), "private", {"text": text, "interaction": ref}
+                destination(str(interaction.channel_id or "")),
+                "private",
+                {"text": decision.tell, "interaction": ref},
             )
-
-        conf = store.confirmations.get(cid)
-        if conf is None:
-            tell("I do not know this request any more; run the command again.")
-            return
-        actor = self.actor(interaction.user)
-        user = actor.id
-        allowed = conf.permission is None or self.services.permissions.has(actor, conf.permission)
-        if approve and not allowed:
-            tell(f"You need the `{conf.permission}` permission to approve `{conf.command}`.")
-            return
-        if not approve and not (allowed or user == conf.requester):
-            tell(f"Only <@{conf.requester}> or someone with `{conf.permission}` may cancel this.")
-            return
-        vote = (store.confirmations.approve if approve else store.confirmations.cancel)(cid, user)
-        conf = vote.confirmation
-        if not vote.changed:
-            tell(_unchanged(conf, vote.note))
-            if conf.state == EXPIRED and vote.note == EXPIRED:
-                self._settle(conf)
-            return
-        if conf.state == APPROVED:
-            names = ", ".join(f"<@{a}>" for a in conf.approvers)
-            self._edit(conf, f"✅ Approved by {names}.")
-        elif conf.state == CANCELLED:
-            self._edit(conf, f"✖️ Cancelled by <@{user}>.")
-        else:
+        if conf is not None and decision.status is not None and conf.message_key is not None:
+            payload: dict[str, Any] = {"text": f"{conf.plan}\n{decision.status}"}
+            if decision.keep_buttons:
+                payload["components"] = confirmation_components(conf.id)
             self.services.outbox.enqueue(
-                conf.destination,
-                "update",
-                {
-                    "text": f"{conf.plan}\n👍 <@{user}> approved; waiting for one more approver.",
-                    "components": confirmation_components(conf.id),
-                },
-                message_key=conf.message_key,
+                conf.destination, "update", payload, message_key=conf.message_key
             )
-            return
-        self._settle(conf)
+        if conf is not None and decision.settled:
+            self._settle(conf)
 
     def _settle(self, conf: Confirmation) -> None:
         future = self._waiters.get(conf.id)
@@ -884,20 +891,3 @@ def _confirm_button(
             await adapter.on_click(interaction, self.action, self.cid)
 
     return ConfirmButton
-
-
-def _unchanged(conf: Confirmation, note: str) -> str:
-    if note == "requester cannot approve":
-        return (
-            f"`{conf.command}` needs approval by someone other than you "
-            f"({conf.approvals} people in all)."
-        )
-    if note == "already approved by you":
-        return "You already approved this; waiting for someone else."
-    if conf.state == EXPIRED:
-        return "This confirmation expired; run the command again."
-    if conf.state == APPROVED:
-        return f"Already approved by {', '.join(f'<@{a}>' for a in conf.approvers)}."
-    if conf.state == CANCELLED:
-        return f"Already cancelled by <@{conf.decided_by}>."
-    return "Nothing changed."

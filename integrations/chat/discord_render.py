@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot import markup
 from bot.core import Table
 
 CONTENT_LIMIT = 2000
@@ -29,15 +30,36 @@ TABLE_COLOUR = 0x5865F2
 CONFIRM_PREFIX = "testnet:confirm"
 """Buttons carry ``testnet:confirm:<approve|cancel>:<confirmation id>``."""
 NO_MENTIONS: dict[str, Any] = {"parse": ["users"]}
-"""Mention only people named in the text, never roles or @everyone."""
+"""Mention only people named in the text, never @everyone (roles: see
+:func:`mentioned_roles`)."""
 
 _LINK = re.compile(r"<((?:https?|ftp)://[^|>\s]+)\|([^>]+)>")
 _BOLD = re.compile(r"(?<![*\w])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![*\w])")
 _CODE = re.compile(r"```.*?```|`[^`\n]*`", re.DOTALL)
+_ROLE = re.compile(r"<@&(\d+)>")
+
+
+def render_part(part: markup.Part) -> str:
+    """A neutral message part in Discord's syntax: a role mention ``<@&id>``, a link
+    ``[text](<url>)``, a channel ``<#id>``; plain words where Discord has no match."""
+    if isinstance(part, markup.Mention):
+        return f"<@&{part.group}>" if part.group.isdigit() else markup.plain(part)
+    if isinstance(part, markup.Link):
+        url = part.url.replace(">", "%3E").replace("<", "%3C")
+        label = part.text.replace("[", "(").replace("]", ")")
+        return f"[{label}](<{url}>)"
+    platform, _, channel = part.destination.partition(":")
+    return f"<#{channel}>" if platform == "discord" and channel.isdigit() else markup.plain(part)
+
+
+def mentioned_roles(content: str) -> list[str]:
+    """The role ids a message mentions (the only roles it may ping)."""
+    return sorted(set(_ROLE.findall(content)))
 
 
 def markdown(text: str) -> str:
     """The bot's neutral markup as Discord markdown; code spans are left alone."""
+    text = markup.render(text, render_part)
     out: list[str] = []
     last = 0
     for match in _CODE.finditer(text):

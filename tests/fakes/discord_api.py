@@ -66,6 +66,7 @@ API_PREFIX = "/api/v10"
 INTERACTION_RESPONSE_WINDOW = 3.0
 INTERACTION_TOKEN_LIFETIME = 15 * 60.0
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
+NONCE_WINDOW = 5 * 60.0  # Discord: "the past few minutes"
 
 APPLICATION_ID = 1_300_000_000_000_000_001
 BOT = FakeUser(1_300_000_000_000_000_001, "testnet-bot", bot=True, global_name="Testnet Bot")
@@ -117,6 +118,10 @@ class DiscordError(Exception):
 
 def _invalid_form(errors: dict[str, Any]) -> DiscordError:
     return DiscordError(400, 50035, "Invalid Form Body", errors)
+
+
+def _bad_nonce() -> dict[str, Any]:
+    return {"_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be 25 or fewer in length."}]}
 
 
 def unknown(what: str, code: int) -> DiscordError:
@@ -281,6 +286,7 @@ class DiscordFake:
         self.messages_by_id: dict[int, FakeMessage] = {}
         self.interactions: dict[int, InteractionRecord] = {}
         self.role_changes: list[RoleChange] = []
+        self._nonces: dict[tuple[int, str], tuple[int, float]] = {}
         self._log: list[LoggedRequest] = []
         self._buckets: dict[str, _Bucket] = {}
         self._injected: dict[str, list[_Injected]] = {}
@@ -791,9 +797,21 @@ class DiscordFake:
             raise _invalid_form(errors)
         if limits.is_empty_message(body):
             raise DiscordError(400, 50006, "Cannot send an empty message")
+        nonce = body.get("nonce")
+        if nonce is not None and (not isinstance(nonce, str | int) or len(str(nonce)) > limits.NONCE_LIMIT):
+            raise _invalid_form({"nonce": _bad_nonce()})
+        if nonce is not None and body.get("enforce_nonce"):
+            # Discord: the same author's message with this nonce in the last few minutes
+            # is returned instead of creating another.
+            key = (channel.id, str(nonce))
+            earlier = self._nonces.get(key)
+            if earlier is not None and self.clock() - earlier[1] < NONCE_WINDOW:
+                return json_response(self.messages_by_id[earlier[0]].payload())
         message = FakeMessage(id=snowflake(), channel_id=channel.id, guild_id=channel.guild_id, author=self.bot)
         message.apply(body, edit=False)
         self.messages_by_id[message.id] = message
+        if nonce is not None:
+            self._nonces[(channel.id, str(nonce))] = (message.id, self.clock())
         self._notify()
         return json_response(message.payload())
 

@@ -362,6 +362,9 @@ async def test_a_refused_token_or_a_foreign_application_stops_start_up(tmp_path:
     with pytest.raises(StartupError, match="application_id 42"):
         async with discord_bot(tmp_path, discord={"application_id": 42}):
             pass
+    with pytest.raises(StartupError, match="invite the bot"):
+        async with discord_bot(tmp_path, discord={"guilds": [42]}):  # a guild it is not in
+            pass
     assert discord.http.Route.BASE == base  # nothing left pointed at the fake
     async with discord_bot(tmp_path, discord={"guilds": []}) as db:  # no guilds: nothing synced
         assert db.fake.command_syncs == []
@@ -373,7 +376,7 @@ async def test_a_one_shot_exec_never_connects_to_discord(tmp_path: Path) -> None
 
     async with DiscordFake() as fake:
         cfg = make_config(tmp_path, chat={"discord": {"token": fake.token, "api_url": fake.api_url, "guilds": [GUILD_ID]}})
-        async with Bot(cfg, serve_http=False, connect_gateways=False) as bot:
+        async with Bot(cfg, serve_http=False, local=True) as bot:
             bot.services.outbox.post(f"discord:{GENERAL}", {"text": "from exec"})
         assert fake.gateway.connections == [] and fake.requests() == []
         async with discord_bot(tmp_path, fake=fake) as db:  # the running bot delivers it
@@ -396,3 +399,25 @@ async def test_progress_after_the_interaction_token_expired_moves_to_a_channel_m
         assert [r.content for r in moved.revisions][-1] == "step 3"
         assert original.content == "step 1"  # the expired response is left as it was
         assert db.bot.services.store.dead_items(5) == []
+
+
+async def test_a_post_retried_after_a_lost_answer_is_not_posted_twice(tmp_path: Path) -> None:
+    from bot.outbox import DeliveryContext
+    from integrations.chat.discord import DiscordDelivery
+
+    async with discord_bot(tmp_path, **SETUP) as db:
+        services = db.bot.services
+        await services.outbox.stop()  # deliver by hand, as a retry after a timeout would
+        key = services.outbox.post(f"discord:{GENERAL}", {"text": "exactly once"})
+        other = services.outbox.post(f"discord:{GENERAL}", {"text": "exactly once"})
+        [first] = [i for i in services.store.outbox_heads(now=1e12) if i.message_key == key]
+        delivery = DiscordDelivery(db.bot.discord.client.http)
+        context = DeliveryContext(services.store)
+        one = await delivery.deliver(first, context)
+        again = await delivery.deliver(first, context)  # the first answer was "lost"
+        assert one is not None and again is not None and one["message"] == again["message"]
+        assert db.texts() == ["exactly once"]
+        second = services.store.get_outbox_item(first.id + 1)
+        assert second is not None and second.message_key == other
+        await delivery.deliver(second, context)  # the same text, another message: posted
+        assert db.texts() == ["exactly once", "exactly once"]

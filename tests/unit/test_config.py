@@ -333,6 +333,8 @@ def test_sections_with_no_effect_are_warnings() -> None:
       discord: {token: t}
     """
     assert warnings_of(text) == [
+        "chat.discord.guilds: is empty: /testnet is registered in no guild, so nobody can run "
+        "commands from Discord (the bot still posts to its channels) (line 8)",
         "networks.alpha.info.slack_channel: has no effect: chat.slack is not configured, "
         "so `info --post` has nowhere to post (line 5)",
         "networks.alpha.info: has no effect: the network has no connection_info entries (line 5)",

@@ -157,3 +157,20 @@ def test_the_setup_guide_gives_the_permissions_the_bot_uses() -> None:
     assert f"permissions integer **{REQUIRED_PERMISSIONS.value}**" in guide
     assert f"permissions={REQUIRED_PERMISSIONS.value}" in guide
     assert REQUIRED_PERMISSIONS.value == 309506165760
+
+
+def test_neutral_parts_become_discord_mentions_links_and_channels() -> None:
+    from bot.markup import ChannelRef, Link, Mention
+    from integrations.chat.discord_render import mentioned_roles
+
+    text = (
+        f"Paging {Mention('1300000000000000202')} and {Mention('S0SLACK')}: see "
+        f"{Link('https://x.org/a>b', 'the [run]')} in {ChannelRef('discord:42')} "
+        f"or {ChannelRef('slack:C1')}"
+    )
+    rendered = markdown(text)
+    assert rendered == (
+        "Paging <@&1300000000000000202> and @S0SLACK: see [the (run)](<https://x.org/a%3Eb>) "
+        "in <#42> or #C1"
+    )
+    assert mentioned_roles(rendered) == ["1300000000000000202"]
