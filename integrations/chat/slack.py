@@ -52,6 +52,7 @@ from integrations.chat.slack_inbound import (
     parse_request,
     signature_problem,
 )
+from integrations.chat.votes import unchanged
 from state.confirmations import APPROVED, CANCELLED, EXPIRED, Confirmation
 from state.records import OutboxItem, Priority
 
@@ -695,7 +696,7 @@ class SlackAdapter:
         )
         conf = vote.confirmation
         if not vote.changed:
-            tell(_unchanged(conf, vote.note, user))
+            tell(unchanged(conf, vote.note))
             if conf.state == EXPIRED and vote.note == EXPIRED:
                 self._settle(conf)
             return
@@ -718,20 +719,3 @@ class SlackAdapter:
 def responder_extra(responder: SlackResponder) -> dict[str, Any]:
     """Payload fields every message of ``responder`` carries."""
     return {"response_url": responder.response_url} if responder.response_url else {}
-
-
-def _unchanged(conf: Confirmation, note: str, user: str) -> str:
-    if note == "requester cannot approve":
-        return (
-            f"`{conf.command}` needs approval by someone other than you "
-            f"({conf.approvals} people in all)."
-        )
-    if note == "already approved by you":
-        return "You already approved this; waiting for someone else."
-    if conf.state == EXPIRED:
-        return "This confirmation expired; run the command again."
-    if conf.state == APPROVED:
-        return f"Already approved by {', '.join(f'<@{a}>' for a in conf.approvers)}."
-    if conf.state == CANCELLED:
-        return f"Already cancelled by <@{conf.decided_by}>."
-    return "Nothing changed."
