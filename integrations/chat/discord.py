@@ -64,6 +64,7 @@ from integrations.chat.discord_schema import (
     OptionSchema,
     invocation_text,
     layout,
+    top_level,
 )
 from integrations.chat.votes import decide
 from state.confirmations import APPROVED, CANCELLED, Confirmation
@@ -447,6 +448,17 @@ def _command(leaf: Leaf, run: Any) -> app_commands.Command[Any, Any, None]:
     return app_commands.Command(name=leaf.name, description=leaf.description, callback=function)
 
 
+def build_top_level(groups: tuple[Group, ...], run: Any) -> list[app_commands.Group]:
+    """``/operator``, ``/validator``: the registry's top-level commands on their own."""
+    built = []
+    for entry in groups:
+        group = app_commands.Group(name=entry.name, description=entry.description)
+        for leaf in entry.leaves:
+            group.add_command(_command(leaf, run))
+        built.append(group)
+    return built
+
+
 def build_root(entries: tuple[Leaf | Group, ...], run: Any) -> app_commands.Group:
     """``/testnet`` with every entry as a subcommand or subcommand group."""
     root = app_commands.Group(name=ROOT, description=ROOT_DESCRIPTION)
@@ -541,9 +553,11 @@ class DiscordAdapter:
         self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(self.client)
         self.tree.on_error = self._tree_error  # type: ignore[method-assign]
         self.root = build_root(self.entries, self._on_command)
+        self.top_commands = build_top_level(top_level(services.registry), self._on_command)
         guilds = [discord.Object(g) for g in config.guilds]
         if guilds:
-            self.tree.add_command(self.root, guilds=guilds)
+            for command in (self.root, *self.top_commands):
+                self.tree.add_command(command, guilds=guilds)
         self.ready = asyncio.Event()
         self._waiters: dict[str, asyncio.Future[ConfirmResult]] = {}
         self._runner: asyncio.Task[None] | None = None
@@ -632,7 +646,8 @@ class DiscordAdapter:
             try:
                 if store.command_syncs.digest("discord", str(guild_id)) == digest:
                     present = await self.tree.fetch_commands(guild=guild)
-                    if sorted(c.name for c in present) == [ROOT]:
+                    wanted = sorted([ROOT, *(c.name for c in self.top_commands)])
+                    if sorted(c.name for c in present) == wanted:
                         log.info(
                             "discord: /testnet unchanged in guild %s",
                             guild_id,

@@ -145,6 +145,19 @@ def layout(registry: Registry) -> tuple[Leaf | Group, ...]:
     return tuple(entries)
 
 
+def top_level(registry: Registry) -> tuple[Group, ...]:
+    """The commands registered with ``top_level`` as slash commands of their own
+    (``/operator start``, ``/validator ready``), beside ``/testnet``, sorted by name."""
+    groups: dict[str, list[Leaf]] = {}
+    for spec in registry.specs():
+        if spec.top_level and len(spec.path) == 2:
+            groups.setdefault(spec.path[0], []).append(_leaf(spec.path[1], spec))
+    return tuple(
+        Group(discord_name(name), clip(f"{name} commands"), tuple(leaves))
+        for name, leaves in sorted(groups.items())
+    )
+
+
 def invocation_text(spec: CommandSpec, values: dict[str, Any]) -> str:
     """The command line the options stand for (``/testnet deploy 0.62.0 alpha
     --canary``): positional while no earlier positional is missing, ``--name=value``

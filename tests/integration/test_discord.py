@@ -35,8 +35,14 @@ def _option_summary(option: dict[str, Any]) -> tuple[str, int, bool]:
 
 async def test_the_synced_tree_is_the_registry(tmp_path: Path) -> None:
     async with discord_bot(tmp_path) as db:
-        [root] = db.fake.commands(GUILD_ID)
-        assert root["name"] == "testnet" and db.fake.commands(None) == []
+        synced_commands = {c["name"]: c for c in db.fake.commands(GUILD_ID)}
+        top = {spec.path for spec in DEFAULT_REGISTRY.specs() if spec.top_level}
+        assert set(synced_commands) == {"testnet", *(path[0] for path in top)}
+        for first, second in top:  # /operator start, /validator ready: their own commands
+            subs = {o["name"] for o in synced_commands[first]["options"]}
+            assert second in subs, (first, second)
+        root = synced_commands["testnet"]
+        assert db.fake.commands(None) == []
         synced: dict[tuple[str, ...], dict[str, Any]] = {}
         for entry in root["options"]:
             if entry["type"] == 2:

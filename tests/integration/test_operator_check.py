@@ -191,11 +191,12 @@ async def test_from_discord_the_role_is_granted_at_discord(tmp_path: Path) -> No
             assert APPRENTICE in dbot.fake.member(CAROL.id).roles
 
             forged = sibling_path("another-chain", BLOCK, BLOCK)
-            record = await dbot.command(
+            payload = dbot.fake.slash_command(  # typed as its own slash command this time
                 "operator start",
                 {"address": ADDRESSES[1], "block_number": BLOCK, "proof": forged},
                 user=BOB,
             )
+            record = await dbot.fake.dispatch_interaction(payload)
             answer = await dbot.answered(record)
             assert "differs from the reference node's" in answer.content
             assert await dbot.bot.services.outbox.wait_delivered(timeout=10)
