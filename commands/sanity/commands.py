@@ -252,14 +252,19 @@ def _bind(
     return lambda: fn(*args)
 
 
+OUTER_TIMEOUT_GRACE = 0.5
+"""Seconds a check may run past its timeout before it is cut off: a probe given the same
+timeout reports its own, more specific reason first."""
+
+
 async def _timed(
     kind: str, name: str, run: Callable[[], Awaitable[str | Seen]], timeout: float
 ) -> CheckResult:
     t0 = time.monotonic()
     status: Status = "pass"
     detail = ""
-    try:
-        async with asyncio.timeout(timeout):
+    try:  # a probe's own timeout, which says what it waited for, goes off first
+        async with asyncio.timeout(timeout + OUTER_TIMEOUT_GRACE):
             seen = await run()
         observed, detail = (seen.observed, seen.detail) if isinstance(seen, Seen) else (seen, "")
     except CheckFailed as exc:
