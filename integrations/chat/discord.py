@@ -66,7 +66,7 @@ from integrations.chat.discord_schema import (
     layout,
     top_level,
 )
-from integrations.chat.votes import decide
+from integrations.chat.votes import decide, open_confirmation
 from state.confirmations import APPROVED, CANCELLED, Confirmation
 from state.records import OutboxItem, Priority
 
@@ -784,17 +784,7 @@ class DiscordAdapter:
         """Post a confirmation and wait for its outcome."""
         store = self.services.store
         timeout = min(request.timeout, self.config.confirm_timeout)
-        key = store.new_message(responder.destination)
-        conf = store.confirmations.create(
-            command=request.command,
-            plan=request.plan,
-            permission=request.permission,
-            requester=request.requester.id,
-            approvals=request.approvals,
-            destination=responder.destination,
-            timeout=timeout,
-            message_key=key,
-        )
+        conf, key = open_confirmation(store, request, responder.destination, timeout)
         minutes = max(1, round(timeout / 60))
         needs = (
             f"Needs {request.approvals} people: someone other than"

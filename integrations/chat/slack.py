@@ -52,7 +52,7 @@ from integrations.chat.slack_inbound import (
     parse_request,
     signature_problem,
 )
-from integrations.chat.votes import unchanged
+from integrations.chat.votes import open_confirmation, unchanged
 from state.confirmations import APPROVED, CANCELLED, EXPIRED, Confirmation
 from state.records import OutboxItem, Priority
 
@@ -606,17 +606,7 @@ class SlackAdapter:
         """Post a confirmation and wait for its outcome."""
         store = self.services.store
         timeout = min(request.timeout, self.config.confirm_timeout)
-        key = store.new_message(responder.destination)
-        conf = store.confirmations.create(
-            command=request.command,
-            plan=request.plan,
-            permission=request.permission,
-            requester=request.requester.id,
-            approvals=request.approvals,
-            destination=responder.destination,
-            timeout=timeout,
-            message_key=key,
-        )
+        conf, key = open_confirmation(store, request, responder.destination, timeout)
         blocks = confirmation_blocks(
             plan=request.plan,
             confirmation_id=conf.id,

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.core import Actor
+from bot.core import Actor, ConfirmRequest
 from bot.permissions import Permissions
 from state.confirmations import APPROVED, CANCELLED, EXPIRED, Confirmation, Confirmations
+from state.store import Store
 
 
 @dataclass(frozen=True)
@@ -82,3 +83,22 @@ def unchanged(conf: Confirmation, note: str) -> str:
     if conf.state == CANCELLED:
         return f"Already cancelled by <@{conf.decided_by}>."
     return "Nothing changed."
+
+
+def open_confirmation(
+    store: Store, request: ConfirmRequest, destination: str, timeout: float
+) -> tuple[Confirmation, str]:
+    """Record a confirmation waiting for approvers at ``destination``; return it and the
+    key of the prompt message to post."""
+    key = store.new_message(destination)
+    conf = store.confirmations.create(
+        command=request.command,
+        plan=request.plan,
+        permission=request.permission,
+        requester=request.requester.id,
+        approvals=request.approvals,
+        destination=destination,
+        timeout=timeout,
+        message_key=key,
+    )
+    return conf, key
