@@ -617,17 +617,9 @@ class KubeClient:
                     job = await self._list_job(namespace, name)
                     rv = job.resource_version
                     continue
-                if exc.status is not None and exc.status < 500 and exc.status != 429:
-                    raise
-                failures += 1
-                if failures >= MAX_WATCH_FAILURES:
-                    raise
-                await asyncio.sleep(min(0.05 * 2**failures, 2.0))  # back off, then retry
+                failures = await _after_watch_error(exc, failures, what)
             except (ApiException, aiohttp.ClientError, OSError, ValueError) as exc:
-                failures += 1
-                if failures >= MAX_WATCH_FAILURES:
-                    raise _api_error(exc, what) from exc
-                await asyncio.sleep(min(0.05 * 2**failures, 2.0))  # back off, then retry
+                failures = await _after_watch_error(exc, failures, what)
         return job
 
     async def _list_job(self, namespace: str, name: str) -> Job:
@@ -741,6 +733,21 @@ class KubeClient:
             **selectors,
         )
         return response
+
+
+async def _after_watch_error(exc: Exception, failures: int, what: str) -> int:
+    """One failed watch attempt: raise what retrying cannot mend (a refusal other than
+    429, or :data:`MAX_WATCH_FAILURES` failures in a row), else back off and return the
+    count of failures so far."""
+    failures += 1
+    if isinstance(exc, KubeError):
+        refused = exc.status is not None and exc.status < 500 and exc.status != 429
+        if refused or failures >= MAX_WATCH_FAILURES:
+            raise exc
+    elif failures >= MAX_WATCH_FAILURES:
+        raise _api_error(exc, what) from exc
+    await asyncio.sleep(min(0.05 * 2**failures, 2.0))  # back off, then retry
+    return failures
 
 
 async def _raise_for_status(response: aiohttp.ClientResponse, what: str) -> None:
@@ -974,17 +981,12 @@ class RolloutWatch:
                 if exc.status == 410:
                     rv = await self._relist(stream, listing, selectors)
                     continue
-                if exc.status is not None and exc.status < 500 and exc.status != 429:
-                    raise
-                failures += 1
-                if failures >= MAX_WATCH_FAILURES:
-                    raise
-                await asyncio.sleep(min(0.05 * 2**failures, 2.0))  # back off, then retry
+                failures = await _after_watch_error(exc, failures, self._what(stream))
             except (ApiException, aiohttp.ClientError, OSError, ValueError) as exc:
-                failures += 1
-                if failures >= MAX_WATCH_FAILURES:
-                    raise _api_error(exc, f"watching {stream} of {self.name}") from exc
-                await asyncio.sleep(min(0.05 * 2**failures, 2.0))  # back off, then retry
+                failures = await _after_watch_error(exc, failures, self._what(stream))
+
+    def _what(self, stream: str) -> str:
+        return f"watching {stream} of {self.name}"
 
     async def _relist(
         self, stream: str, listing: Callable[..., Any], selectors: dict[str, str]
